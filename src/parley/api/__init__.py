@@ -1,0 +1,1 @@
+"""The HTTP and WebSocket surface: routers translate requests to service calls and back."""

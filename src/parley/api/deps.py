@@ -1,0 +1,65 @@
+"""FastAPI dependencies, exposed as ``Annotated`` aliases that routers put in signatures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, cast
+
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+from starlette.requests import HTTPConnection
+
+from parley.core.errors import NotAuthenticated
+from parley.db.models import User
+from parley.db.unit_of_work import UnitOfWork
+from parley.repositories.users import UserRepository
+from parley.services.auth import AuthService
+from parley.state import AppState
+
+__all__ = ["AuthServiceDep", "CurrentUser", "StateDep", "UnitOfWorkDep"]
+
+
+def get_state(connection: HTTPConnection) -> AppState:
+    return cast("AppState", connection.state.parley)
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def open_unit_of_work(state: StateDep) -> AsyncIterator[UnitOfWork]:
+    async with state.unit_of_work() as uow:
+        yield uow
+
+
+# scope="function": the transaction commits when the endpoint returns, before the response
+# is sent, so a client never sees a 201 for something that then fails to commit.
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(open_unit_of_work, scope="function")]
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+async def current_user(
+    token: Annotated[str | None, Depends(_bearer)], state: StateDep, uow: UnitOfWorkDep
+) -> User:
+    if token is None:
+        raise NotAuthenticated("Sign in: this endpoint needs a bearer access token.")
+    claims = state.access_tokens.decode(token)
+    user = await UserRepository(uow.session).get(claims.user_id)
+    if user is None:
+        raise NotAuthenticated("The account behind this token no longer exists.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def auth_service(state: StateDep, uow: UnitOfWorkDep) -> AuthService:
+    return AuthService(
+        uow,
+        passwords=state.passwords,
+        access_tokens=state.access_tokens,
+        refresh_ttl_seconds=state.settings.refresh_token_ttl,
+    )
+
+
+AuthServiceDep = Annotated[AuthService, Depends(auth_service)]

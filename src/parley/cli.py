@@ -1,0 +1,76 @@
+"""The ``parley`` command: ``serve``, ``migrate`` (and ``worker`` once the queue exists)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from parley.app import create_app
+from parley.core.errors import ConfigurationError
+from parley.core.secret_key import with_secret_key
+from parley.core.settings import Settings
+from parley.db.engine import create_engine
+from parley.db.migrate import upgrade_to_head
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+        args.run(settings, args)
+    except ConfigurationError as error:
+        print(f"parley: configuration error: {error}", file=sys.stderr)  # noqa: T201
+        raise SystemExit(2) from error
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parley", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the API, the WebSocket endpoint and the web UI")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply the database migrations")
+    migrate.set_defaults(run=_migrate)
+    return parser
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    settings = with_secret_key(settings)  # refuse a cluster config without a key, up front
+    if settings.is_embedded:
+        print(  # noqa: T201
+            f"parley: embedded default (SQLite, in-process broker and worker), "
+            f"data in {settings.data_dir.resolve()}",
+            file=sys.stderr,
+        )
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        proxy_headers=True,
+        ws_max_size=1024 * 1024,
+        log_level="info",
+    )
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> None:
+    async def run() -> None:
+        if settings.is_embedded:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(settings.effective_database_url, pool_size=1)
+        try:
+            await upgrade_to_head(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print("parley: the database schema is up to date", file=sys.stderr)  # noqa: T201

@@ -1,0 +1,75 @@
+"""Typed settings read from ``PARLEY_*`` environment variables and an optional ``.env``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["RateLimitMode", "Settings"]
+
+MIB = 1024 * 1024
+
+
+class RateLimitMode(StrEnum):
+    ON = "on"
+    OFF = "off"
+
+
+class Settings(BaseSettings):
+    """Every setting Parley reads. ``docs/operations.md`` lists the same fields (a test checks)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PARLEY_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; unset means a SQLite file under the data dir.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis:// URL; unset means the in-process broker, queue and limits.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="JWT signing key; generated into the data dir on the embedded default.",
+    )
+    data_dir: Path = Field(
+        default=Path(".parley"),
+        description="Where the embedded database, the uploads and the generated key live.",
+    )
+    max_upload_bytes: Annotated[int, Field(gt=0)] = Field(
+        default=25 * MIB, description="Largest upload accepted, in bytes."
+    )
+    access_token_ttl: Annotated[int, Field(ge=10, le=86_400)] = Field(
+        default=900, description="Access-token lifetime in seconds."
+    )
+    refresh_token_ttl: Annotated[int, Field(ge=60)] = Field(
+        default=30 * 86_400, description="Refresh-token lifetime in seconds."
+    )
+    rate_limits: RateLimitMode = Field(
+        default=RateLimitMode.ON, description="`off` switches every rate limit off."
+    )
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "parley.db"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when nothing outside this process is configured: SQLite and no Redis."""
+        return self.redis_url is None and self.effective_database_url.startswith("sqlite")

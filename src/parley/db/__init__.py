@@ -1,0 +1,1 @@
+"""The data layer: engine, sessions, the unit of work and the ORM models."""

@@ -1,0 +1,54 @@
+"""Building the async engine and its session factory from settings."""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+__all__ = ["SessionFactory", "create_engine", "create_session_factory"]
+
+SessionFactory: TypeAlias = async_sessionmaker[AsyncSession]
+
+
+def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return _create_sqlite_engine(database_url)
+    return create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size)
+
+
+def create_session_factory(engine: AsyncEngine) -> SessionFactory:
+    # Objects stay readable after commit: responses are built from them once committed.
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def _create_sqlite_engine(database_url: str) -> AsyncEngine:
+    engine = create_async_engine(database_url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own BEGIN is replaced by ours below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        # Take the write lock up front: a deferred transaction that reads, then writes,
+        # fails at once with SQLITE_BUSY when another writer got in between, whereas
+        # BEGIN IMMEDIATE waits for the lock (busy_timeout) like PostgreSQL's row lock.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,1 @@
+"""Repositories: every SQL statement Parley runs lives in this package."""

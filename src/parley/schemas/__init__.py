@@ -1,0 +1,1 @@
+"""Pydantic request and response models: the API's shapes, apart from the ORM models."""

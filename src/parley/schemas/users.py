@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from parley.schemas.base import ApiModel
+
+__all__ = ["DisplayName", "Password", "UserOut", "Username"]
+
+Username = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$"),
+    # Usernames are unique regardless of case: we keep and compare the lower-cased form.
+    AfterValidator(str.lower),
+    Field(examples=["alice"], description="3 to 32 characters of a-z 0-9 _ . - (case-insensitive)"),
+]
+Password = Annotated[
+    str,
+    StringConstraints(min_length=8, max_length=128),
+    Field(examples=["correct horse battery"]),
+]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class UserOut(ApiModel):
+    id: uuid.UUID
+    username: str
+    display_name: str
+    created_at: datetime

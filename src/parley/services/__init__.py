@@ -1,0 +1,1 @@
+"""Services: Parley's rules. They work inside a unit of work and only flush."""

@@ -1,0 +1,27 @@
+"""The typed state the lifespan builds once per process and every request reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from parley.core.settings import Settings
+from parley.db.engine import SessionFactory
+from parley.db.unit_of_work import UnitOfWork
+from parley.security.passwords import PasswordHasherService
+from parley.security.tokens import AccessTokenCodec
+
+__all__ = ["AppState"]
+
+
+@dataclass(slots=True)
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: SessionFactory
+    passwords: PasswordHasherService
+    access_tokens: AccessTokenCodec
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.session_factory)

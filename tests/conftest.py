@@ -1,0 +1,100 @@
+"""Fixtures shared by every test: isolated settings, real databases, a real server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from parley.core.settings import Settings
+from tests.support.databases import (
+    PostgresServer,
+    copy_sqlite,
+    migrate_sqlite_file,
+    run_in_fresh_loop,
+)
+from tests.support.servers import serve_in_process
+
+TEST_SECRET_KEY = "test-secret-key-long-enough-for-hs256-and-for-hs512-too-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's PARLEY_* variables or a stray ``.env``."""
+    for name in list(os.environ):
+        if name.startswith("PARLEY_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    run_in_fresh_loop(server.create_template())
+    yield server
+    run_in_fresh_loop(server.drop_database(server.template))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    run_in_fresh_loop(migrate_sqlite_file(path))
+    return path
+
+
+@pytest.fixture
+async def postgres_url(postgres: PostgresServer) -> AsyncIterator[str]:
+    """A fresh, migrated PostgreSQL database for this test alone."""
+    name = await postgres.create_database()
+    yield postgres.async_url(name)
+    await postgres.drop_database(name)
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test that uses it runs on PostgreSQL and on the embedded SQLite."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    path = tmp_path / "parley.db"
+    copy_sqlite(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        secret_key=SecretStr(TEST_SECRET_KEY),
+    )
+
+
+@pytest.fixture
+async def server_url(settings: Settings) -> AsyncIterator[str]:
+    async with serve_in_process(settings) as url:
+        yield url
+
+
+@pytest.fixture
+async def client(server_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server_url, timeout=30) as client:
+        yield client
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A skipped test is a test that did not run: the suite fails rather than hide it."""
+    if _skipped and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print(f"\n{len(_skipped)} test(s) skipped; every test must run:", *_skipped, sep="\n  ")  # noqa: T201

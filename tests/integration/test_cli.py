@@ -1,0 +1,103 @@
+"""The ``parley`` command as an operator runs it: real processes, real databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+PARLEY = [sys.executable, "-m", "parley"]
+
+
+def _env(**variables: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+    env.update(variables)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_serve_refuses_a_cluster_config_without_a_key(postgres_url: str) -> None:
+    result = subprocess.run(
+        [*PARLEY, "serve"],
+        env=_env(PARLEY_DATABASE_URL=postgres_url),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "PARLEY_SECRET_KEY is not set" in result.stderr
+
+
+def test_serve_runs_the_embedded_default_with_nothing_configured(tmp_path: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [*PARLEY, "serve", "--port", str(port)],
+        env=_env(),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, "parley serve exited"
+                assert time.monotonic() < deadline, "parley serve did not start"
+                time.sleep(0.1)
+        assert response.status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/docs").status_code == 200
+        # The embedded default made its own database and signing key under ./.parley.
+        assert (tmp_path / ".parley" / "parley.db").exists()
+        assert (tmp_path / ".parley" / "secret_key").exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert process.stderr is not None
+    process.stderr.close()
+
+
+async def test_migrate_builds_the_schema_on_postgres(postgres_url: str, tmp_path: Path) -> None:
+    plain_url = postgres_url.replace("+asyncpg", "")
+    connection = await asyncpg.connect(plain_url)
+    try:
+        # Start from an empty database: drop what the template gave us.
+        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await connection.close()
+    migrate = await asyncio.create_subprocess_exec(
+        *PARLEY,
+        "migrate",
+        env=_env(PARLEY_DATABASE_URL=postgres_url),
+        cwd=tmp_path,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(migrate.communicate(), timeout=60)
+    assert migrate.returncode == 0, stderr.decode()
+    connection = await asyncpg.connect(plain_url)
+    try:
+        tables = {
+            row["tablename"]
+            for row in await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            )
+        }
+    finally:
+        await connection.close()
+    assert {"users", "refresh_tokens", "rooms", "memberships", "messages", "uploads"} <= tables

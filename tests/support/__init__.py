@@ -1,0 +1,1 @@
+"""Test support: databases, running servers and data factories."""
