@@ -11,6 +11,6 @@ OPERATIONS = Path(__file__).parents[2] / "docs" / "operations.md"
 
 
 def test_every_setting_is_documented_and_nothing_else() -> None:
-    documented = set(re.findall(r"^\| `(PARLEY_[A-Z_]+)` \|", OPERATIONS.read_text(), re.M))
+    documented = set(re.findall(r"^\| `(PARLEY_[A-Z_]+)` \|", OPERATIONS.read_text(), re.MULTILINE))
     declared = {f"PARLEY_{name.upper()}" for name in Settings.model_fields}
     assert documented == declared
