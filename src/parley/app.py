@@ -2,54 +2,59 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from parley import __version__
+from parley.api import websocket
 from parley.api.error_handlers import install_error_handlers
-from parley.api.routers import auth, health, users
+from parley.api.routers import auth, health, messages, rooms, users
 from parley.core.secret_key import with_secret_key
 from parley.core.settings import Settings
 from parley.db.engine import create_engine, create_session_factory
 from parley.db.migrate import upgrade_to_head
+from parley.infrastructure import (
+    PRESENCE_TTL_SECONDS,
+    build_broker,
+    build_presence,
+    redis_client,
+)
+from parley.realtime.connection import CLOSE_TRY_AGAIN_LATER
+from parley.realtime.history import History
+from parley.realtime.hub import Hub
+from parley.realtime.presence_tracker import PresenceTracker
+from parley.realtime.publisher import EventPublisher
 from parley.security.passwords import PasswordHasherService
 from parley.security.tokens import AccessTokenCodec
 from parley.state import AppState
 
 __all__ = ["create_app"]
 
-STATE_KEY = "parley"
-
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = with_secret_key(settings or Settings())
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, AppState]]:
-        if settings.is_embedded:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(settings.effective_database_url)
-        try:
-            if settings.is_embedded:
-                # Zero set-up: the embedded default brings its own schema up to date.
-                await upgrade_to_head(engine)
-            secret = settings.secret_key
-            assert secret is not None  # with_secret_key guarantees it  # noqa: S101
-            yield {
-                STATE_KEY: AppState(
-                    settings=settings,
-                    engine=engine,
-                    session_factory=create_session_factory(engine),
-                    passwords=PasswordHasherService(),
-                    access_tokens=AccessTokenCodec(
-                        secret.get_secret_value(), settings.access_token_ttl
-                    ),
-                )
-            }
-        finally:
-            await engine.dispose()
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, AppState]]:
+        async with contextlib.AsyncExitStack() as stack:
+            state = await _build_state(settings, stack)
+            tasks = [
+                asyncio.create_task(state.hub.run(), name="hub-listener"),
+                asyncio.create_task(state.presence.run(), name="presence"),
+            ]
+            # The server closes sockets with 1013 before it stops (see parley.server).
+            app.state.hub = state.hub
+            try:
+                yield {"parley": state}
+            finally:
+                await state.hub.close_all(CLOSE_TRY_AGAIN_LATER, "server shutting down")
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     app = FastAPI(
         title="Parley",
@@ -59,6 +64,48 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(auth.router, prefix="/api")
-    app.include_router(users.router, prefix="/api")
+    for router in (auth.router, users.router, rooms.router, messages.router):
+        app.include_router(router, prefix="/api")
+    app.include_router(websocket.router)
     return app
+
+
+async def _build_state(settings: Settings, stack: contextlib.AsyncExitStack) -> AppState:
+    if settings.is_embedded:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.effective_database_url)
+    stack.push_async_callback(engine.dispose)
+    if settings.is_embedded:
+        # Zero set-up: the embedded default brings its own schema up to date.
+        await upgrade_to_head(engine)
+    client = redis_client(settings.redis_url) if settings.redis_url else None
+    if client is not None:
+        stack.push_async_callback(client.aclose)
+    session_factory = create_session_factory(engine)
+    broker = build_broker(client)
+    await broker.start()
+    stack.push_async_callback(broker.close)
+    history = History(session_factory)
+    hub = Hub(broker, history, namespace=settings.redis_namespace)
+    events = EventPublisher(hub)
+    secret = settings.secret_key
+    assert secret is not None  # with_secret_key guarantees it  # noqa: S101
+    return AppState(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        passwords=PasswordHasherService(),
+        access_tokens=AccessTokenCodec(secret.get_secret_value(), settings.access_token_ttl),
+        broker=broker,
+        hub=hub,
+        history=history,
+        events=events,
+        presence=PresenceTracker(
+            build_presence(settings, client),
+            hub,
+            events,
+            session_factory,
+            max_room_size=settings.presence_max_room_size,
+            refresh_interval=PRESENCE_TTL_SECONDS / 4,
+        ),
+    )

@@ -7,14 +7,12 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-import uvicorn
-
-from parley.app import create_app
 from parley.core.errors import ConfigurationError
 from parley.core.secret_key import with_secret_key
 from parley.core.settings import Settings
 from parley.db.engine import create_engine
 from parley.db.migrate import upgrade_to_head
+from parley.server import build_server
 
 __all__ = ["main"]
 
@@ -52,14 +50,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
             f"data in {settings.data_dir.resolve()}",
             file=sys.stderr,
         )
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        proxy_headers=True,
-        ws_max_size=1024 * 1024,
-        log_level="info",
-    )
+    build_server(settings, host=args.host, port=args.port).run()
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> None:

@@ -9,6 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from parley.core.settings import Settings
 from parley.db.engine import SessionFactory
 from parley.db.unit_of_work import UnitOfWork
+from parley.realtime.broker import Broker
+from parley.realtime.history import History
+from parley.realtime.hub import Hub
+from parley.realtime.presence_tracker import PresenceTracker
+from parley.realtime.publisher import EventPublisher
 from parley.security.passwords import PasswordHasherService
 from parley.security.tokens import AccessTokenCodec
 
@@ -22,6 +27,11 @@ class AppState:
     session_factory: SessionFactory
     passwords: PasswordHasherService
     access_tokens: AccessTokenCodec
+    broker: Broker
+    hub: Hub
+    history: History
+    events: EventPublisher
+    presence: PresenceTracker
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)

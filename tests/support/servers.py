@@ -1,4 +1,4 @@
-"""Running Parley for real: uvicorn in this process, on a free port, lifespan included."""
+"""Running Parley for real: the production server class in this process, on a free port."""
 
 from __future__ import annotations
 
@@ -7,25 +7,20 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator
 
-import uvicorn
-
-from parley.app import create_app
 from parley.core.settings import Settings
+from parley.server import build_server
 
 __all__ = ["serve_in_process"]
 
 
 @contextlib.asynccontextmanager
 async def serve_in_process(settings: Settings) -> AsyncIterator[str]:
-    """Serve ``create_app(settings)`` on 127.0.0.1 and yield its base URL."""
+    """Serve Parley with ``settings`` on 127.0.0.1 and yield its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings), log_level="warning", lifespan="on", ws_max_size=1024 * 1024
-    )
-    server = uvicorn.Server(config)
+    server = build_server(settings, log_level="warning")
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:

@@ -14,9 +14,18 @@ from parley.db.models import User
 from parley.db.unit_of_work import UnitOfWork
 from parley.repositories.users import UserRepository
 from parley.services.auth import AuthService
+from parley.services.messages import MessageService
+from parley.services.rooms import RoomService
 from parley.state import AppState
 
-__all__ = ["AuthServiceDep", "CurrentUser", "StateDep", "UnitOfWorkDep"]
+__all__ = [
+    "AuthServiceDep",
+    "CurrentUser",
+    "MessageServiceDep",
+    "RoomServiceDep",
+    "StateDep",
+    "UnitOfWorkDep",
+]
 
 
 def get_state(connection: HTTPConnection) -> AppState:
@@ -63,3 +72,17 @@ def auth_service(state: StateDep, uow: UnitOfWorkDep) -> AuthService:
 
 
 AuthServiceDep = Annotated[AuthService, Depends(auth_service)]
+
+
+def room_service(state: StateDep, uow: UnitOfWorkDep) -> RoomService:
+    return RoomService(uow, state.events)
+
+
+RoomServiceDep = Annotated[RoomService, Depends(room_service)]
+
+
+def message_service(state: StateDep, uow: UnitOfWorkDep) -> MessageService:
+    return MessageService(uow, state.events)
+
+
+MessageServiceDep = Annotated[MessageService, Depends(message_service)]

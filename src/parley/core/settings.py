@@ -55,6 +55,22 @@ class Settings(BaseSettings):
     refresh_token_ttl: Annotated[int, Field(ge=60)] = Field(
         default=30 * 86_400, description="Refresh-token lifetime in seconds."
     )
+    redis_namespace: str = Field(
+        default="parley",
+        pattern=r"^[A-Za-z0-9_.-]{1,40}$",
+        description="Prefix of every Redis key and channel (several clusters on one Redis).",
+    )
+    ws_max_frame_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=64 * 1024, description="Largest WebSocket frame accepted; larger closes with 1009."
+    )
+    ws_send_queue: Annotated[int, Field(ge=16)] = Field(
+        default=1024,
+        description="Frames queued per socket before a too-slow client is closed with 1013.",
+    )
+    presence_max_room_size: Annotated[int, Field(ge=0)] = Field(
+        default=100,
+        description="Rooms with more members get no presence events (clients poll instead).",
+    )
     rate_limits: RateLimitMode = Field(
         default=RateLimitMode.ON, description="`off` switches every rate limit off."
     )

@@ -1,0 +1,84 @@
+"""A room's messages: history, posting, editing, deleting."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from parley.api.deps import CurrentUser, MessageServiceDep
+from parley.api.responses import AUTHENTICATED, error
+from parley.core.errors import BadRequest
+from parley.schemas.messages import MessageCreate, MessageEdit, MessageOut, MessagePage
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/rooms/{room_id}/messages", tags=["messages"], responses=AUTHENTICATED)
+
+_NOT_FOUND = error(404, "No such room or message, or you are not a member (`not_found`)")
+_FORBIDDEN = error(403, "Not your message (`forbidden`)")
+
+
+@router.get(
+    "",
+    summary="A page of history, ascending by seq",
+    description=(
+        "With `after_seq`, the oldest messages after it; with `before_seq`, the newest before "
+        "it; with neither, the newest. `has_more` says whether the page stops short."
+    ),
+    responses=_NOT_FOUND | error(400, "`after_seq` and `before_seq` together (`bad_request`)"),
+)
+async def history(
+    room_id: uuid.UUID,
+    user: CurrentUser,
+    messages: MessageServiceDep,
+    after_seq: Annotated[int | None, Query(ge=0)] = None,
+    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> MessagePage:
+    if after_seq is not None and before_seq is not None:
+        raise BadRequest("Give after_seq or before_seq, not both.")
+    page = await messages.history(
+        user, room_id, after_seq=after_seq, before_seq=before_seq, limit=limit
+    )
+    return MessagePage(items=page.items, has_more=page.has_more)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Post a message",
+    description=(
+        "Posting again with a `client_id` you already used in this room stores nothing and "
+        "answers the first message (also 201), so a client can retry safely."
+    ),
+    responses=_NOT_FOUND,
+)
+async def post_message(
+    room_id: uuid.UUID, body: MessageCreate, user: CurrentUser, messages: MessageServiceDep
+) -> MessageOut:
+    return (await messages.post(user, room_id, body.body, body.client_id)).message
+
+
+@router.patch("/{message_id}", summary="Edit your message", responses=_NOT_FOUND | _FORBIDDEN)
+async def edit_message(
+    room_id: uuid.UUID,
+    message_id: uuid.UUID,
+    body: MessageEdit,
+    user: CurrentUser,
+    messages: MessageServiceDep,
+) -> MessageOut:
+    return await messages.edit(user, room_id, message_id, body.body)
+
+
+@router.delete(
+    "/{message_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a message (its sender, or the room's owner)",
+    responses=_NOT_FOUND | _FORBIDDEN,
+)
+async def delete_message(
+    room_id: uuid.UUID, message_id: uuid.UUID, user: CurrentUser, messages: MessageServiceDep
+) -> None:
+    await messages.delete(user, room_id, message_id)

@@ -1,0 +1,223 @@
+"""One authenticated socket: what each client frame does, and the loops' lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
+from starlette.websockets import WebSocketState
+
+from parley.core.errors import NotAuthenticated, NotFound, ParleyError
+from parley.realtime.connection import Connection
+from parley.realtime.frames import (
+    AckFrame,
+    AuthFrame,
+    ErrorFrame,
+    PingFrame,
+    PongFrame,
+    ReadyFrame,
+    SendFrame,
+    SubscribeFrame,
+    TypingFrame,
+    UnsubscribeFrame,
+    client_frame,
+)
+from parley.repositories.rooms import RoomRepository
+from parley.repositories.users import UserRepository
+from parley.schemas.messages import SenderOut
+from parley.schemas.users import UserOut
+from parley.security.tokens import AccessClaims
+from parley.services.messages import MessageService
+from parley.state import AppState
+
+__all__ = ["CLOSE_POLICY_VIOLATION", "CLOSE_UNAUTHORIZED", "SocketSession"]
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNAUTHORIZED = 4001
+CLOSE_POLICY_VIOLATION = 1008
+CLOSE_INTERNAL_ERROR = 1011
+# Bad frames in a row before a client is taken to be broken or hostile.
+MAX_CONSECUTIVE_BAD_FRAMES = 10
+
+
+class SocketSession:
+    def __init__(
+        self, state: AppState, websocket: WebSocket, user: UserOut, claims: AccessClaims
+    ) -> None:
+        self._state = state
+        self._websocket = websocket
+        self._user = user
+        self._sender = SenderOut(id=user.id, username=user.username, display_name=user.display_name)
+        self._claims = claims
+        self._bad_frames = 0
+        self.connection = Connection(
+            websocket, user.id, state.history, max_queue=state.settings.ws_send_queue
+        )
+
+    async def run(self) -> None:
+        hub, connection = self._state.hub, self.connection
+        await hub.register(connection)
+        try:
+            await self._presence(online=True)
+            async with asyncio.TaskGroup() as group:
+                connection.attach(
+                    group.create_task(self._guard(self._receive_loop())),
+                    group.create_task(self._guard(connection.send_loop())),
+                )
+        finally:
+            await hub.unregister(connection)
+            await self._presence(online=False)
+            await self._close()
+
+    async def _presence(self, *, online: bool) -> None:
+        # Presence is a courtesy: a socket works on while Redis is briefly away.
+        tracker = self._state.presence
+        try:
+            if online:
+                await tracker.connected(self.connection, self._sender)
+            else:
+                await tracker.disconnected(self.connection, self._sender)
+        except Exception:
+            log.warning("presence update failed", exc_info=True)
+
+    async def _guard(self, loop: Coroutine[Any, Any, None]) -> None:
+        """Run one loop; however it ends, end the other one too."""
+        try:
+            await loop
+        except (WebSocketDisconnect, OSError):
+            self.connection.close(None)
+        except RuntimeError as error:  # Starlette: sending on a socket already closed
+            log.debug("socket gone: %s", error)
+            self.connection.close(None)
+        except Exception:
+            log.exception("socket loop failed")
+            self.connection.close(CLOSE_INTERNAL_ERROR, "internal error")
+        else:
+            self.connection.close(None)
+
+    async def _close(self) -> None:
+        code = self.connection.close_code
+        if code is None or self._websocket.application_state is WebSocketState.DISCONNECTED:
+            return
+        with contextlib.suppress(Exception):
+            await self._websocket.close(code, self.connection.close_reason)
+
+    # --- receiving -----------------------------------------------------------------------
+
+    async def _receive_loop(self) -> None:
+        while True:
+            remaining = (self._claims.expires_at - datetime.now(UTC)).total_seconds()
+            try:
+                async with asyncio.timeout(max(remaining, 0)):
+                    message = await self._websocket.receive()
+            except TimeoutError:
+                self.connection.close(CLOSE_UNAUTHORIZED, "access token expired")
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                self._bad_frame("Frames are JSON text, not binary.", ref=None)
+            else:
+                await self._handle(text)
+
+    async def _handle(self, text: str) -> None:
+        try:
+            raw = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            self._bad_frame("The frame is not valid JSON.", ref=None)
+            return
+        ref = raw.get("client_id") if isinstance(raw, dict) else None
+        ref = ref if isinstance(ref, str) else None
+        try:
+            frame = client_frame.validate_python(raw)
+        except ValidationError as error:
+            self._bad_frame(_describe(error), ref=ref)
+            return
+        self._bad_frames = 0
+        try:
+            match frame:
+                case SendFrame():
+                    await self._send(frame)
+                case SubscribeFrame():
+                    await self._subscribe(frame)
+                case UnsubscribeFrame():
+                    await self._state.hub.leave_room(self.connection, frame.room_id)
+                case TypingFrame():
+                    await self._typing(frame)
+                case PingFrame():
+                    self.connection.send(PongFrame().model_dump_json())
+                case AuthFrame():
+                    await self._reauthenticate(frame)
+        except ParleyError as error:
+            self._error(error.code, error.detail, ref)
+        except DBAPIError:
+            log.warning("database unavailable while handling a %s frame", frame.type)
+            self._error("unavailable", "The database is unreachable; try again shortly.", ref)
+
+    # --- frame handlers ---------------------------------------------------------------
+
+    async def _send(self, frame: SendFrame) -> None:
+        async with self._state.unit_of_work() as uow:
+            user = await UserRepository(uow.session).get(self._user.id)
+            if user is None:
+                raise NotAuthenticated
+            posted = await MessageService(uow, self._state.events).post(
+                user, frame.room_id, frame.body, frame.client_id
+            )
+        ack = AckFrame(client_id=frame.client_id, message=posted.message)
+        self.connection.send(ack.model_dump_json())
+
+    async def _subscribe(self, frame: SubscribeFrame) -> None:
+        await self._require_member(frame.room_id)
+        hub = self._state.hub
+        if self.connection.is_subscribed(frame.room_id):
+            await hub.leave_room(self.connection, frame.room_id)
+        await hub.join_room(self.connection, frame.room_id, frame.since_seq)
+
+    async def _typing(self, frame: TypingFrame) -> None:
+        if not self.connection.is_subscribed(frame.room_id):
+            await self._require_member(frame.room_id)
+        await self._state.events.typing(frame.room_id, self._sender)
+
+    async def _reauthenticate(self, frame: AuthFrame) -> None:
+        claims = self._state.access_tokens.decode(frame.token)
+        if claims.user_id != self._user.id:
+            self.connection.close(CLOSE_UNAUTHORIZED, "a socket belongs to one user")
+            return
+        self._claims = claims
+        self.connection.send(ReadyFrame(user=self._user).model_dump_json())
+
+    async def _require_member(self, room_id: uuid.UUID) -> None:
+        async with self._state.session_factory() as session:
+            if not await RoomRepository(session).is_member(room_id, self._user.id):
+                raise NotFound("No such room.")
+
+    # --- errors -----------------------------------------------------------------------
+
+    def _bad_frame(self, detail: str, ref: str | None) -> None:
+        self._bad_frames += 1
+        if self._bad_frames >= MAX_CONSECUTIVE_BAD_FRAMES:
+            self.connection.close(CLOSE_POLICY_VIOLATION, "too many malformed frames")
+            return
+        self._error("bad_request", detail, ref)
+
+    def _error(self, code: str, detail: str, ref: str | None) -> None:
+        frame = ErrorFrame(code=code, detail=detail, ref=ref)
+        self.connection.send(frame.model_dump_json())
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "frame"
+    return f"{where}: {first['msg']}"

@@ -1,0 +1,32 @@
+"""Choosing each seam's implementation from settings: memory on the embedded default,
+Redis when ``PARLEY_REDIS_URL`` is set."""
+
+from __future__ import annotations
+
+import redis.asyncio as redis
+
+from parley.core.settings import Settings
+from parley.realtime.broker import Broker
+from parley.realtime.memory_broker import MemoryBroker
+from parley.realtime.presence import MemoryPresence, Presence, RedisPresence
+from parley.realtime.redis_broker import RedisBroker
+
+__all__ = ["PRESENCE_TTL_SECONDS", "build_broker", "build_presence", "redis_client"]
+
+# A killed instance's users go offline after at most this long (plus one sweep interval).
+PRESENCE_TTL_SECONDS = 20.0
+
+
+def redis_client(url: str) -> redis.Redis:
+    # Health checks PING a connection idle for 10 s, so a silently dropped one is noticed.
+    return redis.Redis.from_url(url, health_check_interval=10, socket_keepalive=True)
+
+
+def build_broker(client: redis.Redis | None) -> Broker:
+    return MemoryBroker() if client is None else RedisBroker(client)
+
+
+def build_presence(settings: Settings, client: redis.Redis | None) -> Presence:
+    if client is None:
+        return MemoryPresence()
+    return RedisPresence(client, namespace=settings.redis_namespace, ttl=PRESENCE_TTL_SECONDS)

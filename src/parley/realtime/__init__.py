@@ -1,0 +1,1 @@
+"""Real-time delivery: frames, the broker, the per-process hub, sockets and presence."""

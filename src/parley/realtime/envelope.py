@@ -1,0 +1,37 @@
+"""What travels on the broker: a one-line header, then the frame exactly as clients get it.
+
+``b"<seq>:<exclude_user>\\n<frame json>"`` — ``seq`` is set for ``message`` events (the
+hub orders and de-duplicates by it), ``exclude_user`` for events the acting user does not
+get back (typing). The frame is encoded once, by the publisher, and forwarded to every
+socket untouched: no instance parses or re-encodes it per socket.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+__all__ = ["Outbound", "decode_envelope", "encode_envelope"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    frame: str
+    seq: int | None = None
+    exclude_user: uuid.UUID | None = None
+
+
+def encode_envelope(event: Outbound) -> bytes:
+    seq = "" if event.seq is None else str(event.seq)
+    exclude = "" if event.exclude_user is None else event.exclude_user.hex
+    return f"{seq}:{exclude}\n{event.frame}".encode()
+
+
+def decode_envelope(data: bytes) -> Outbound:
+    header, _, frame = data.partition(b"\n")
+    seq, _, exclude = header.partition(b":")
+    return Outbound(
+        frame=frame.decode(),
+        seq=int(seq) if seq else None,
+        exclude_user=uuid.UUID(exclude.decode()) if exclude else None,
+    )

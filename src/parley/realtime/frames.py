@@ -1,0 +1,131 @@
+"""The WebSocket protocol's frames: what clients send (validated) and what the server sends."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from parley.schemas.messages import ClientId, MessageBody, MessageOut, SenderOut
+from parley.schemas.users import UserOut
+
+__all__ = [
+    "AckFrame",
+    "AuthFrame",
+    "ClientFrame",
+    "ErrorFrame",
+    "MessageEventFrame",
+    "PingFrame",
+    "PongFrame",
+    "PresenceFrame",
+    "ReadyFrame",
+    "SendFrame",
+    "SubscribeFrame",
+    "SubscribedFrame",
+    "TypingEventFrame",
+    "TypingFrame",
+    "UnsubscribeFrame",
+    "client_frame",
+]
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- sent by clients ---------------------------------------------------------------
+
+
+class AuthFrame(_Frame):
+    type: Literal["auth"]
+    token: str = Field(max_length=4096)
+
+
+class SubscribeFrame(_Frame):
+    type: Literal["subscribe"]
+    room_id: uuid.UUID
+    since_seq: int | None = Field(default=None, ge=0)
+
+
+class UnsubscribeFrame(_Frame):
+    type: Literal["unsubscribe"]
+    room_id: uuid.UUID
+
+
+class SendFrame(_Frame):
+    type: Literal["send"]
+    room_id: uuid.UUID
+    body: MessageBody
+    client_id: ClientId
+
+
+class TypingFrame(_Frame):
+    type: Literal["typing"]
+    room_id: uuid.UUID
+
+
+class PingFrame(_Frame):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[
+    AuthFrame | SubscribeFrame | UnsubscribeFrame | SendFrame | TypingFrame | PingFrame,
+    Field(discriminator="type"),
+]
+client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+
+
+# --- sent by the server ------------------------------------------------------------
+
+
+class ReadyFrame(_Frame):
+    type: Literal["ready"] = "ready"
+    user: UserOut
+
+
+class SubscribedFrame(_Frame):
+    type: Literal["subscribed"] = "subscribed"
+    room_id: uuid.UUID
+    last_seq: int
+
+
+class AckFrame(_Frame):
+    type: Literal["ack"] = "ack"
+    client_id: str
+    message: MessageOut
+
+
+class MessageEventFrame(_Frame):
+    """``message``, ``message.edited`` and ``message.deleted``."""
+
+    type: Literal["message", "message.edited", "message.deleted"]
+    room_id: uuid.UUID
+    message: MessageOut
+
+
+class TypingEventFrame(_Frame):
+    type: Literal["typing"] = "typing"
+    room_id: uuid.UUID
+    user: SenderOut
+
+
+class PresenceFrame(_Frame):
+    type: Literal["presence"] = "presence"
+    room_id: uuid.UUID
+    user: SenderOut
+    status: Literal["online", "offline"]
+
+
+class PongFrame(_Frame):
+    type: Literal["pong"] = "pong"
+
+
+class ErrorFrame(_Frame):
+    type: Literal["error"] = "error"
+    code: str = Field(
+        description="bad_request, unauthorized, not_found, forbidden, rate_limited, too_large, "
+        "or unavailable (the database is unreachable: retry)"
+    )
+    detail: str
+    ref: str | None = None

@@ -1,0 +1,41 @@
+"""Reading a room's messages back as frames: for replays, gaps and reconnections."""
+
+from __future__ import annotations
+
+import uuid
+
+from parley.db.engine import SessionFactory
+from parley.realtime.envelope import Outbound
+from parley.realtime.frames import MessageEventFrame
+from parley.repositories.messages import MessageRepository
+from parley.repositories.rooms import RoomRepository
+from parley.schemas.messages import MessageOut
+
+__all__ = ["History", "message_event"]
+
+PAGE_SIZE = 200
+
+
+def message_event(message: MessageOut) -> Outbound:
+    frame = MessageEventFrame(type="message", room_id=message.room_id, message=message)
+    return Outbound(frame=frame.model_dump_json(), seq=message.seq)
+
+
+class History:
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._session_factory = session_factory
+
+    async def after(
+        self, room_id: uuid.UUID, after_seq: int, limit: int = PAGE_SIZE
+    ) -> list[Outbound]:
+        async with self._session_factory() as session:
+            messages = await MessageRepository(session).after(room_id, after_seq, limit)
+            return [message_event(MessageOut.of(message)) for message in messages]
+
+    async def last_seq(self, room_id: uuid.UUID) -> int:
+        async with self._session_factory() as session:
+            return (await RoomRepository(session).last_seqs([room_id])).get(room_id, 0)
+
+    async def last_seqs(self, room_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+        async with self._session_factory() as session:
+            return await RoomRepository(session).last_seqs(room_ids)

@@ -1,0 +1,215 @@
+"""The Observer on each instance: which local sockets watch which rooms, fed by one listener.
+
+Every instance subscribes its broker to the channels of the rooms (and users) it has
+sockets for, and runs one listener task that hands each event to those sockets. Postgres
+is the record and the broker is only transport, so three mechanisms recover what the
+broker loses: a gap that does not close within ``gap_timeout`` is read from the database;
+after the broker reconnects every room is re-read; and every ``reconcile_interval`` the
+rooms' ``last_seq`` are compared with what was delivered, which catches an event lost
+with no later event to reveal the gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Coroutine
+from typing import Any
+
+from parley.realtime.broker import Broker, Delivery
+from parley.realtime.connection import Connection
+from parley.realtime.envelope import Outbound, decode_envelope, encode_envelope
+from parley.realtime.feed import RoomFeed
+from parley.realtime.history import PAGE_SIZE, History
+
+__all__ = ["Hub"]
+
+log = logging.getLogger(__name__)
+
+
+class _Room:
+    __slots__ = ("feed", "filling", "gap_timer", "sockets")
+
+    def __init__(self) -> None:
+        self.feed = RoomFeed()
+        self.sockets: set[Connection] = set()
+        self.gap_timer: asyncio.TimerHandle | None = None
+        self.filling = False
+
+
+class Hub:
+    def __init__(
+        self,
+        broker: Broker,
+        history: History,
+        *,
+        namespace: str,
+        gap_timeout: float = 0.25,
+        reconcile_interval: float = 5.0,
+    ) -> None:
+        self._broker = broker
+        self._history = history
+        self._room_prefix = f"{namespace}:room:"
+        self._user_prefix = f"{namespace}:user:"
+        self._gap_timeout = gap_timeout
+        self._reconcile_interval = reconcile_interval
+        self._rooms: dict[uuid.UUID, _Room] = {}
+        self._users: defaultdict[uuid.UUID, set[Connection]] = defaultdict(set)
+        self._background: set[asyncio.Task[Any]] = set()
+        self.connections: set[Connection] = set()
+
+    # --- publishing (called after commit) ------------------------------------------------
+
+    async def publish_to_room(self, room_id: uuid.UUID, event: Outbound) -> None:
+        await self._broker.publish(f"{self._room_prefix}{room_id}", encode_envelope(event))
+
+    async def publish_to_user(self, user_id: uuid.UUID, event: Outbound) -> None:
+        await self._broker.publish(f"{self._user_prefix}{user_id}", encode_envelope(event))
+
+    # --- local sockets -----------------------------------------------------------------
+
+    async def register(self, connection: Connection) -> None:
+        self.connections.add(connection)
+        sockets = self._users[connection.user_id]
+        sockets.add(connection)
+        if len(sockets) == 1:
+            await self._broker.subscribe(f"{self._user_prefix}{connection.user_id}")
+
+    async def unregister(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+        for room_id in connection.rooms:
+            await self.leave_room(connection, room_id)
+        sockets = self._users.get(connection.user_id)
+        if sockets is not None:
+            sockets.discard(connection)
+            if not sockets:
+                del self._users[connection.user_id]
+                await self._broker.unsubscribe(f"{self._user_prefix}{connection.user_id}")
+
+    async def join_room(
+        self, connection: Connection, room_id: uuid.UUID, since: int | None
+    ) -> None:
+        connection.subscribe(room_id, since)
+        room = self._rooms.get(room_id)
+        if room is not None:
+            room.sockets.add(connection)
+            return
+        room = self._rooms[room_id] = _Room()
+        room.sockets.add(connection)
+        # Subscribe first, then read where the room stands: whatever commits after the read
+        # is published after we listen, so nothing falls between the two.
+        await self._broker.subscribe(f"{self._room_prefix}{room_id}")
+        last_seq = await self._history.last_seq(room_id)
+        self._dispatch(room_id, room, room.feed.start(last_seq))
+
+    async def leave_room(self, connection: Connection, room_id: uuid.UUID) -> None:
+        connection.unsubscribe(room_id)
+        room = self._rooms.get(room_id)
+        if room is None:
+            return
+        room.sockets.discard(connection)
+        if not room.sockets:
+            del self._rooms[room_id]
+            if room.gap_timer is not None:
+                room.gap_timer.cancel()
+            await self._broker.unsubscribe(f"{self._room_prefix}{room_id}")
+
+    async def close_all(self, code: int, reason: str) -> None:
+        for connection in list(self.connections):
+            connection.close(code, reason)
+
+    # --- the listener --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Listen until cancelled: the one consumer of this process's broker."""
+        reconciler = asyncio.create_task(self._reconcile_forever())
+        try:
+            async for event in self._broker.events():
+                if isinstance(event, Delivery):
+                    self._on_delivery(event)
+                else:
+                    log.info("broker reconnected: re-reading %d rooms", len(self._rooms))
+                    for room_id in list(self._rooms):
+                        self._spawn(self._fill(room_id))
+        finally:
+            reconciler.cancel()
+            for task in list(self._background):
+                task.cancel()
+
+    def _on_delivery(self, delivery: Delivery) -> None:
+        channel = delivery.channel
+        if channel.startswith(self._room_prefix):
+            room_id = uuid.UUID(channel[len(self._room_prefix) :])
+            room = self._rooms.get(room_id)
+            if room is not None:
+                self._dispatch(room_id, room, room.feed.accept(decode_envelope(delivery.data)))
+        elif channel.startswith(self._user_prefix):
+            user_id = uuid.UUID(channel[len(self._user_prefix) :])
+            event = decode_envelope(delivery.data)
+            for connection in self._users.get(user_id, ()):
+                connection.send(event.frame)
+
+    def _dispatch(self, room_id: uuid.UUID, room: _Room, events: list[Outbound]) -> None:
+        for event in events:
+            for connection in list(room.sockets):
+                if event.exclude_user != connection.user_id:
+                    connection.deliver(room_id, event)
+        if room.feed.missing() is None:
+            if room.gap_timer is not None:
+                room.gap_timer.cancel()
+                room.gap_timer = None
+        elif room.gap_timer is None:
+            room.gap_timer = asyncio.get_running_loop().call_later(
+                self._gap_timeout, self._gap_timed_out, room_id
+            )
+
+    def _gap_timed_out(self, room_id: uuid.UUID) -> None:
+        room = self._rooms.get(room_id)
+        if room is not None:
+            room.gap_timer = None
+            self._spawn(self._fill(room_id))
+
+    async def _fill(self, room_id: uuid.UUID) -> None:
+        """Read from the database everything from the room's next expected seq on."""
+        room = self._rooms.get(room_id)
+        if room is None or room.filling or room.feed.expected is None:
+            return
+        room.filling = True
+        try:
+            while True:
+                expected = room.feed.expected
+                assert expected is not None  # noqa: S101
+                page = await self._history.after(room_id, expected - 1)
+                for event in page:
+                    self._dispatch(room_id, room, room.feed.accept(event))
+                if len(page) < PAGE_SIZE or self._rooms.get(room_id) is not room:
+                    break
+        except Exception:
+            log.exception("could not read room %s from the database; will retry", room_id)
+        finally:
+            room.filling = False
+
+    async def _reconcile_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._reconcile_interval)
+            try:
+                await self._reconcile()
+            except Exception:
+                log.exception("reconciling rooms with the database failed")
+
+    async def _reconcile(self) -> None:
+        if not self._rooms:
+            return
+        last_seqs = await self._history.last_seqs(list(self._rooms))
+        for room_id, last_seq in last_seqs.items():
+            room = self._rooms.get(room_id)
+            expected = room.feed.expected if room else None
+            if expected is not None and last_seq >= expected:
+                self._spawn(self._fill(room_id))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

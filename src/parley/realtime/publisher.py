@@ -1,0 +1,43 @@
+"""Turning what happened into frames on the broker; services call it after commit."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from parley.realtime.envelope import Outbound
+from parley.realtime.frames import MessageEventFrame, PresenceFrame, TypingEventFrame
+from parley.realtime.history import message_event
+from parley.realtime.hub import Hub
+from parley.schemas.messages import MessageOut, SenderOut
+
+__all__ = ["EventPublisher"]
+
+
+class EventPublisher:
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+
+    async def message_created(self, message: MessageOut) -> None:
+        await self._hub.publish_to_room(message.room_id, message_event(message))
+
+    async def message_changed(
+        self, kind: Literal["message.edited", "message.deleted"], message: MessageOut
+    ) -> None:
+        frame = MessageEventFrame(type=kind, room_id=message.room_id, message=message)
+        await self._hub.publish_to_room(message.room_id, Outbound(frame.model_dump_json()))
+
+    async def typing(self, room_id: uuid.UUID, user: SenderOut) -> None:
+        frame = TypingEventFrame(room_id=room_id, user=user)
+        await self._hub.publish_to_room(
+            room_id, Outbound(frame.model_dump_json(), exclude_user=user.id)
+        )
+
+    async def presence(
+        self, room_id: uuid.UUID, user: SenderOut, status: Literal["online", "offline"]
+    ) -> None:
+        frame = PresenceFrame(room_id=room_id, user=user, status=status)
+        await self._hub.publish_to_room(room_id, Outbound(frame.model_dump_json()))
+
+    async def to_user(self, user_id: uuid.UUID, frame_json: str) -> None:
+        await self._hub.publish_to_user(user_id, Outbound(frame_json))

@@ -1,0 +1,92 @@
+"""The Redis pub/sub broker: one publishing client and one listening connection per process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio as redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from parley.realtime.broker import BrokerEvent, Delivery, Reconnected
+
+__all__ = ["RedisBroker"]
+
+log = logging.getLogger(__name__)
+
+_IDLE_POLL_SECONDS = 1.0
+_MAX_BACKOFF_SECONDS = 2.0
+
+
+class RedisBroker:
+    """Reads pub/sub on one connection and reconnects by itself.
+
+    redis-py re-subscribes a pub/sub connection when it reconnects; a callback registered on
+    that connection tells us it happened, and we pass a ``Reconnected`` event on so the hub
+    re-reads from the database whatever was published while the connection was down.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self._subscribed = asyncio.Event()
+        self._reconnected = False
+        self._watching: Any = None
+        self.reconnects = 0
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def publish(self, channel: str, data: bytes) -> None:
+        await self._client.publish(channel, data)
+
+    async def subscribe(self, channel: str) -> None:
+        await self._pubsub.subscribe(channel)
+        self._watch_connection()
+        self._subscribed.set()
+
+    async def unsubscribe(self, channel: str) -> None:
+        await self._pubsub.unsubscribe(channel)
+
+    async def ping(self) -> None:
+        await self._client.ping()
+
+    async def events(self) -> AsyncIterator[BrokerEvent]:
+        backoff = 0.05
+        while True:
+            await self._subscribed.wait()
+            try:
+                message = await self._pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=_IDLE_POLL_SECONDS
+                )
+            except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+                log.warning("redis pub/sub connection lost (%s); reconnecting", error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
+                continue
+            backoff = 0.05
+            if self._reconnected:
+                self._reconnected = False
+                yield Reconnected()
+            if message is not None and message["type"] == "message":
+                yield Delivery(message["channel"].decode(), message["data"])
+
+    def _watch_connection(self) -> None:
+        connection: Any = self._pubsub.connection  # redis-py leaves it unannotated
+        if connection is None or connection is self._watching:
+            return
+        self._watching = connection
+
+        async def on_reconnect(_connection: Any) -> None:
+            self.reconnects += 1
+            self._reconnected = True
+            log.info("redis pub/sub reconnected and resubscribed (%d so far)", self.reconnects)
+
+        # Registered after the first connect, so it runs on reconnections only.
+        connection.register_connect_callback(on_reconnect)

@@ -1,0 +1,47 @@
+"""Running the app under uvicorn, with Parley's WebSocket settings and shutdown order."""
+
+from __future__ import annotations
+
+import socket
+
+import uvicorn
+from fastapi import FastAPI
+
+from parley.app import create_app
+from parley.core.settings import Settings
+from parley.realtime.connection import CLOSE_TRY_AGAIN_LATER
+
+__all__ = ["ParleyServer", "build_server"]
+
+
+class ParleyServer(uvicorn.Server):
+    """Closes Parley's sockets with 1013 ("try again later": reconnect elsewhere and
+    resume) before uvicorn's own shutdown, which would close them with 1012."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        hub = getattr(self._app.state, "hub", None)
+        if hub is not None:
+            await hub.close_all(CLOSE_TRY_AGAIN_LATER, "server shutting down")
+        await super().shutdown(sockets)
+
+
+def build_server(
+    settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info"
+) -> ParleyServer:
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=True,
+        ws_max_size=settings.ws_max_frame_bytes,
+        # Compression costs each socket tens of KiB of zlib state; chat frames are small.
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=10,
+    )
+    return ParleyServer(config, app)

@@ -1,0 +1,109 @@
+"""Posting, reading, editing and deleting messages."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+
+from parley.core.errors import Forbidden, NotFound
+from parley.db.models import Message, MessageKind, Room, User
+from parley.db.unit_of_work import UnitOfWork
+from parley.realtime.publisher import EventPublisher
+from parley.repositories.messages import MessageRepository, NewMessage
+from parley.repositories.rooms import RoomRepository
+from parley.schemas.messages import MessageOut
+from parley.services.message_factory import MessageFactory
+
+__all__ = ["MessageService", "Page", "Posted"]
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    message: MessageOut
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[MessageOut]
+    has_more: bool
+
+
+class MessageService:
+    def __init__(self, uow: UnitOfWork, events: EventPublisher) -> None:
+        self._uow = uow
+        self._rooms = RoomRepository(uow.session)
+        self._messages = MessageRepository(uow.session)
+        self._events = events
+
+    async def post(
+        self, user: User, room_id: uuid.UUID, body: str, client_id: str | None
+    ) -> Posted:
+        await self._room_of_member(room_id, user)
+        return await self.append(room_id, MessageFactory.text(user, body, client_id))
+
+    async def append(self, room_id: uuid.UUID, new: NewMessage) -> Posted:
+        """Store a message (any kind) and announce it once committed."""
+        message, created = await self._messages.append(room_id, new)
+        out = MessageOut.of(message)
+        if created:
+            self._uow.after_commit(partial(self._events.message_created, out))
+        return Posted(out, created)
+
+    async def history(
+        self,
+        user: User,
+        room_id: uuid.UUID,
+        *,
+        after_seq: int | None,
+        before_seq: int | None,
+        limit: int,
+    ) -> Page:
+        await self._room_of_member(room_id, user)
+        if after_seq is not None:
+            rows = await self._messages.after(room_id, after_seq, limit + 1)
+            return Page([MessageOut.of(m) for m in rows[:limit]], has_more=len(rows) > limit)
+        rows = await self._messages.before(room_id, before_seq, limit + 1)
+        # One row more than asked, ascending: the oldest is there only to tell has_more.
+        return Page([MessageOut.of(m) for m in rows[-limit:]], has_more=len(rows) > limit)
+
+    async def edit(
+        self, user: User, room_id: uuid.UUID, message_id: uuid.UUID, body: str
+    ) -> MessageOut:
+        await self._room_of_member(room_id, user)
+        message = await self._live_message(room_id, message_id)
+        if message.sender_id != user.id or message.kind is not MessageKind.TEXT:
+            raise Forbidden("Only the sender may edit a message, and only a text message.")
+        message.body = body
+        message.edited_at = datetime.now(UTC)
+        await self._uow.session.flush()
+        out = MessageOut.of(message)
+        self._uow.after_commit(partial(self._events.message_changed, "message.edited", out))
+        return out
+
+    async def delete(self, user: User, room_id: uuid.UUID, message_id: uuid.UUID) -> None:
+        room = await self._room_of_member(room_id, user)
+        message = await self._live_message(room_id, message_id)
+        if user.id not in {message.sender_id, room.owner_id}:
+            raise Forbidden("Only the sender or the room's owner may delete a message.")
+        # The row stays, emptied: seq has no gaps, and clients learn what was removed.
+        message.body = ""
+        message.attachment = None
+        message.deleted_at = datetime.now(UTC)
+        await self._uow.session.flush()
+        out = MessageOut.of(message)
+        self._uow.after_commit(partial(self._events.message_changed, "message.deleted", out))
+
+    async def _room_of_member(self, room_id: uuid.UUID, user: User) -> Room:
+        room = await self._rooms.visible_to(room_id, user.id)
+        if room is None:
+            raise NotFound("No such room.")
+        return room
+
+    async def _live_message(self, room_id: uuid.UUID, message_id: uuid.UUID) -> Message:
+        message = await self._messages.in_room(room_id, message_id)
+        if message is None or message.deleted_at is not None:
+            raise NotFound("No such message.")
+        return message

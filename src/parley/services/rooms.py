@@ -1,0 +1,115 @@
+"""Rooms and their members: creating, finding, joining, adding, leaving, direct messages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from parley.core.errors import BadRequest, Forbidden, NotFound
+from parley.db.models import Room, RoomKind, User
+from parley.db.unit_of_work import UnitOfWork
+from parley.realtime.publisher import EventPublisher
+from parley.repositories.rooms import RoomRepository
+from parley.repositories.users import UserRepository
+from parley.services.message_factory import MessageFactory
+from parley.services.messages import MessageService
+
+__all__ = ["DirectRoom", "RoomService"]
+
+
+@dataclass(frozen=True, slots=True)
+class DirectRoom:
+    room: Room
+    created: bool
+
+
+class RoomService:
+    def __init__(self, uow: UnitOfWork, events: EventPublisher) -> None:
+        self._uow = uow
+        self._rooms = RoomRepository(uow.session)
+        self._users = UserRepository(uow.session)
+        self._messages = MessageService(uow, events)
+
+    async def create(self, owner: User, name: str, *, is_private: bool) -> Room:
+        room = await self._rooms.add(Room(name=name, is_private=is_private, owner_id=owner.id))
+        await self._rooms.add_member(room.id, owner.id)
+        return room
+
+    async def get(self, user: User, room_id: uuid.UUID) -> Room:
+        room = await self._rooms.visible_to(room_id, user.id)
+        if room is None:
+            raise NotFound("No such room.")
+        return room
+
+    async def members(self, room: Room) -> Sequence[User]:
+        return await self._rooms.members(room.id)
+
+    async def mine(self, user: User) -> Sequence[Room]:
+        return await self._rooms.of_member(user.id)
+
+    async def public(self) -> Sequence[Room]:
+        return await self._rooms.public()
+
+    async def join(self, user: User, room_id: uuid.UUID) -> Room:
+        room = await self._rooms.get(room_id)
+        if room is None or room.is_private:
+            raise NotFound("No such room.")
+        if await self._rooms.add_member(room.id, user.id):
+            await self._messages.append(room.id, MessageFactory.joined(user))
+        return room
+
+    async def add_member(self, actor: User, room_id: uuid.UUID, username: str) -> None:
+        room = await self.get(actor, room_id)
+        if room.kind is RoomKind.DIRECT:
+            raise Forbidden("A direct-message room has exactly its two people.")
+        if room.is_private and room.owner_id != actor.id:
+            raise Forbidden("Only the owner adds members to a private room.")
+        user = await self._users.by_username(username.lower())
+        if user is None:
+            raise NotFound("No such user.")
+        if await self._rooms.add_member(room.id, user.id):
+            await self._messages.append(room.id, MessageFactory.joined(user))
+
+    async def leave(self, user: User, room_id: uuid.UUID) -> None:
+        room = await self.get(user, room_id)
+        await self._rooms.remove_member(room.id, user.id)
+        await self._messages.append(room.id, MessageFactory.left(user))
+        if room.owner_id == user.id:
+            # Ownership passes to the longest-standing member (none: the room is ownerless).
+            await self._rooms.set_owner(room.id, await self._rooms.longest_member(room.id))
+
+    async def rename(self, user: User, room_id: uuid.UUID, name: str) -> Room:
+        room = await self.get(user, room_id)
+        if room.owner_id != user.id:
+            raise Forbidden("Only the owner renames a room.")
+        if name != room.name:
+            old_name, room.name = room.name, name
+            await self._uow.session.flush()
+            await self._messages.append(room.id, MessageFactory.renamed(user, old_name, name))
+        return room
+
+    async def direct(self, user: User, username: str) -> DirectRoom:
+        other = await self._users.by_username(username.lower())
+        if other is None:
+            raise NotFound("No such user.")
+        if other.id == user.id:
+            raise BadRequest("A direct-message room needs two different people.")
+        key = ":".join(sorted((user.id.hex, other.id.hex)))
+        existing = await self._rooms.by_direct_key(key)
+        if existing is not None:
+            return DirectRoom(existing, created=False)
+        room = Room(
+            name=f"{min(user.username, other.username)} & {max(user.username, other.username)}",
+            kind=RoomKind.DIRECT,
+            is_private=True,
+            direct_key=key,
+        )
+        if not await self._rooms.add_direct(room):
+            # Another request, perhaps on another instance, made the pair's room first.
+            raced = await self._rooms.by_direct_key(key)
+            assert raced is not None  # noqa: S101
+            return DirectRoom(raced, created=False)
+        await self._rooms.add_member(room.id, user.id)
+        await self._rooms.add_member(room.id, other.id)
+        return DirectRoom(room, created=True)
