@@ -99,7 +99,7 @@ async def test_history_pages_in_both_directions(client: httpx.AsyncClient) -> No
     [{"limit": 0}, {"limit": 201}, {"after_seq": -1}, {"before_seq": 0}, {"limit": "many"}],
 )
 async def test_bad_history_parameters_are_422(
-    client: httpx.AsyncClient, params: dict[str, object]
+    client: httpx.AsyncClient, params: dict[str, int | str]
 ) -> None:
     owner = await create_account(client)
     room = await create_room(client, owner)
