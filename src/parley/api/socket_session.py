@@ -6,9 +6,8 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 from fastapi import WebSocket, WebSocketDisconnect
@@ -48,6 +47,7 @@ CLOSE_POLICY_VIOLATION = 1008
 CLOSE_INTERNAL_ERROR = 1011
 # Bad frames in a row before a client is taken to be broken or hostile.
 MAX_CONSECUTIVE_BAD_FRAMES = 10
+CLOSE_TIMEOUT_SECONDS = 10
 
 
 class SocketSession:
@@ -71,8 +71,8 @@ class SocketSession:
             await self._presence(online=True)
             async with asyncio.TaskGroup() as group:
                 connection.attach(
-                    group.create_task(self._guard(self._receive_loop())),
-                    group.create_task(self._guard(connection.send_loop())),
+                    group.create_task(self._guard(self._receive_loop)),
+                    group.create_task(self._guard(connection.send_loop)),
                 )
         finally:
             await hub.unregister(connection)
@@ -90,10 +90,10 @@ class SocketSession:
         except Exception:
             log.warning("presence update failed", exc_info=True)
 
-    async def _guard(self, loop: Coroutine[Any, Any, None]) -> None:
+    async def _guard(self, loop: Callable[[], Awaitable[None]]) -> None:
         """Run one loop; however it ends, end the other one too."""
         try:
-            await loop
+            await loop()
         except (WebSocketDisconnect, OSError):
             self.connection.close(None)
         except RuntimeError as error:  # Starlette: sending on a socket already closed
@@ -109,8 +109,11 @@ class SocketSession:
         code = self.connection.close_code
         if code is None or self._websocket.application_state is WebSocketState.DISCONNECTED:
             return
+        # A client that stopped reading cannot take even the close frame: give up after a
+        # while, and the server drops the connection.
         with contextlib.suppress(Exception):
-            await self._websocket.close(code, self.connection.close_reason)
+            async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
+                await self._websocket.close(code, self.connection.close_reason)
 
     # --- receiving -----------------------------------------------------------------------
 

@@ -117,4 +117,4 @@ class RoomRepository(Repository[Room]):
         rows = await self.session.execute(
             select(Room.id, Room.last_seq).where(Room.id.in_(room_ids))
         )
-        return dict(rows.tuples().all())
+        return {row.id: row.last_seq for row in rows}
