@@ -18,6 +18,7 @@ from tests.support.databases import (
     run_in_fresh_loop,
 )
 from tests.support.servers import serve_in_process
+from tests.support.ws import WsClient
 
 TEST_SECRET_KEY = "test-secret-key-long-enough-for-hs256-and-for-hs512-too-0123456789"
 
@@ -29,6 +30,12 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if name.startswith("PARLEY_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+async def _close_websockets() -> AsyncIterator[None]:
+    yield
+    await WsClient.close_all()
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from parley.app import create_app
+from parley.core.logging import logging_config
 from parley.core.settings import Settings
 from parley.realtime.connection import CLOSE_TRY_AGAIN_LATER
 
@@ -38,6 +39,7 @@ def build_server(
         host=host,
         port=port,
         log_level=log_level,
+        log_config=logging_config(log_level.upper()),
         proxy_headers=True,
         ws_max_size=settings.ws_max_frame_bytes,
         # Compression costs each socket tens of KiB of zlib state; chat frames are small.

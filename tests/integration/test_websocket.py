@@ -335,3 +335,40 @@ async def test_a_slow_consumer_is_closed_1013_and_others_carry_on(
         await alice_socket.send({"type": "ping"})
         assert (await alice_socket.recv_type("pong"))["type"] == "pong"
         await alice_socket.close()
+
+
+async def test_leaving_a_room_ends_its_events_on_open_sockets(
+    client: httpx.AsyncClient, server_url: str
+) -> None:
+    owner, owner_socket, room_id = await _member_socket(client, server_url)
+    member = await create_account(client)
+    await client.post(f"/api/rooms/{room_id}/join", headers=member.headers)
+    member_socket = await WsClient.authenticated(server_url, member.access_token)
+    await member_socket.subscribe(room_id)
+    await client.delete(f"/api/rooms/{room_id}/members/me", headers=member.headers)
+    left = await member_socket.recv_type("unsubscribed")
+    assert left == {"type": "unsubscribed", "room_id": room_id, "reason": "left"}
+    await post_message(client, owner, room_id, "after you left")
+    await member_socket.no_frame({"message"})
+    for ws in (owner_socket, member_socket):
+        await ws.close()
+
+
+async def test_presence_events_and_the_presence_endpoint(
+    client: httpx.AsyncClient, server_url: str
+) -> None:
+    alice, alice_socket, room_id = await _member_socket(client, server_url)
+    bob = await create_account(client)
+    await client.post(f"/api/rooms/{room_id}/join", headers=bob.headers)
+    await alice_socket.subscribe(room_id)
+    bob_socket = await WsClient.authenticated(server_url, bob.access_token)
+    online = await alice_socket.recv_type("presence")
+    assert (online["user"]["username"], online["status"]) == (bob.username, "online")
+    present = await client.get(f"/api/rooms/{room_id}/presence", headers=alice.headers)
+    assert {u["username"] for u in present.json()} == {alice.username, bob.username}
+    await bob_socket.close()
+    offline = await alice_socket.recv_type("presence")
+    assert (offline["user"]["username"], offline["status"]) == (bob.username, "offline")
+    present = await client.get(f"/api/rooms/{room_id}/presence", headers=alice.headers)
+    assert [u["username"] for u in present.json()] == [alice.username]
+    await alice_socket.close()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -20,13 +21,25 @@ def ws_url(base_url: str) -> str:
 
 
 class WsClient:
+    # Every client still open; the suite closes them after each test (see conftest).
+    opened: ClassVar[set[WsClient]] = set()
+
     def __init__(self, connection: ClientConnection) -> None:
         self.connection = connection
         self.user: Json | None = None
+        # Frames a helper read past while looking for another type, kept for later reads.
+        self._backlog: deque[Json] = deque()
 
     @classmethod
     async def open(cls, base_url: str, **options: Any) -> WsClient:
-        return cls(await connect(ws_url(base_url), open_timeout=10, **options))
+        client = cls(await connect(ws_url(base_url), open_timeout=10, **options))
+        cls.opened.add(client)
+        return client
+
+    @classmethod
+    async def close_all(cls) -> None:
+        for client in list(cls.opened):
+            await client.close()
 
     @classmethod
     async def authenticated(cls, base_url: str, token: str, **options: Any) -> WsClient:
@@ -44,18 +57,25 @@ class WsClient:
         await self.connection.send(data)
 
     async def recv(self, within: float = 10) -> Json:
+        if self._backlog:
+            return self._backlog.popleft()
         async with asyncio.timeout(within):
             raw = await self.connection.recv()
         frame: Json = json.loads(raw)
         return frame
 
     async def recv_type(self, *types: str, within: float = 10) -> Json:
-        """The next frame of one of ``types``, skipping others (presence, typing...)."""
-        async with asyncio.timeout(within):
-            while True:
-                frame = await self.recv(within)
-                if frame["type"] in types:
-                    return frame
+        """The next frame of one of ``types``; frames of other types stay for later reads."""
+        skipped: list[Json] = []
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    frame = await self.recv(within)
+                    if frame["type"] in types:
+                        return frame
+                    skipped.append(frame)
+        finally:
+            self._backlog.extendleft(reversed(skipped))
 
     async def subscribe(self, room_id: object, since_seq: int | None = None) -> Json:
         frame: Json = {"type": "subscribe", "room_id": str(room_id)}
@@ -65,7 +85,7 @@ class WsClient:
         return await self.recv_type("subscribed", "error")
 
     async def messages(self, room_id: object, count: int, within: float = 20) -> list[Json]:
-        """The next ``count`` ``message`` frames of a room (other frames skipped)."""
+        """The next ``count`` ``message`` frames of a room (other frames are dropped)."""
         found: list[Json] = []
         async with asyncio.timeout(within):
             while len(found) < count:
@@ -95,4 +115,5 @@ class WsClient:
             return closed.rcvd.code if closed.rcvd else None
 
     async def close(self) -> None:
+        self.opened.discard(self)
         await self.connection.close()

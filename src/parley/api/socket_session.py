@@ -27,6 +27,7 @@ from parley.realtime.frames import (
     SendFrame,
     SubscribeFrame,
     TypingFrame,
+    UnsubscribedFrame,
     UnsubscribeFrame,
     client_frame,
 )
@@ -156,6 +157,7 @@ class SocketSession:
                     await self._subscribe(frame)
                 case UnsubscribeFrame():
                     await self._state.hub.leave_room(self.connection, frame.room_id)
+                    self.connection.send(UnsubscribedFrame(room_id=frame.room_id).model_dump_json())
                 case TypingFrame():
                     await self._typing(frame)
                 case PingFrame():

@@ -26,6 +26,7 @@ __all__ = [
     "TypingEventFrame",
     "TypingFrame",
     "UnsubscribeFrame",
+    "UnsubscribedFrame",
     "client_frame",
 ]
 
@@ -88,6 +89,14 @@ class SubscribedFrame(_Frame):
     type: Literal["subscribed"] = "subscribed"
     room_id: uuid.UUID
     last_seq: int
+
+
+class UnsubscribedFrame(_Frame):
+    """Sent after an ``unsubscribe``, and unasked when the user left the room elsewhere."""
+
+    type: Literal["unsubscribed"] = "unsubscribed"
+    room_id: uuid.UUID
+    reason: Literal["requested", "left"] = "requested"
 
 
 class AckFrame(_Frame):

@@ -148,7 +148,11 @@ class Hub:
         elif channel.startswith(self._user_prefix):
             user_id = uuid.UUID(channel[len(self._user_prefix) :])
             event = decode_envelope(delivery.data)
-            for connection in self._users.get(user_id, ()):
+            for connection in list(self._users.get(user_id, ())):
+                if event.leave_room is not None:
+                    if not connection.is_subscribed(event.leave_room):
+                        continue
+                    self._spawn(self.leave_room(connection, event.leave_room))
                 connection.send(event.frame)
 
     def _dispatch(self, room_id: uuid.UUID, room: _Room, events: list[Outbound]) -> None:

@@ -6,7 +6,12 @@ import uuid
 from typing import Literal
 
 from parley.realtime.envelope import Outbound
-from parley.realtime.frames import MessageEventFrame, PresenceFrame, TypingEventFrame
+from parley.realtime.frames import (
+    MessageEventFrame,
+    PresenceFrame,
+    TypingEventFrame,
+    UnsubscribedFrame,
+)
 from parley.realtime.history import message_event
 from parley.realtime.hub import Hub
 from parley.schemas.messages import MessageOut, SenderOut
@@ -38,6 +43,13 @@ class EventPublisher:
     ) -> None:
         frame = PresenceFrame(room_id=room_id, user=user, status=status)
         await self._hub.publish_to_room(room_id, Outbound(frame.model_dump_json()))
+
+    async def left_room(self, user_id: uuid.UUID, room_id: uuid.UUID) -> None:
+        """Stop the user's sockets, on every instance, from receiving a room they left."""
+        frame = UnsubscribedFrame(room_id=room_id, reason="left")
+        await self._hub.publish_to_user(
+            user_id, Outbound(frame.model_dump_json(), leave_room=room_id)
+        )
 
     async def to_user(self, user_id: uuid.UUID, frame_json: str) -> None:
         await self._hub.publish_to_user(user_id, Outbound(frame_json))

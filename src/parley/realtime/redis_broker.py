@@ -44,7 +44,12 @@ class RedisBroker:
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def publish(self, channel: str, data: bytes) -> None:
-        await self._client.publish(channel, data)
+        try:
+            await self._client.publish(channel, data)
+        except (RedisConnectionError, RedisTimeoutError):
+            # A pooled connection that died with a Redis restart fails once; a fresh one
+            # usually works. If not, readers recover the event from the database.
+            await self._client.publish(channel, data)
 
     async def subscribe(self, channel: str) -> None:
         await self._pubsub.subscribe(channel)
@@ -82,11 +87,11 @@ class RedisBroker:
         if connection is None or connection is self._watching:
             return
         self._watching = connection
+        # Registered after the first connect, so it runs on reconnections only (redis-py
+        # keeps a weak reference, hence a bound method).
+        connection.register_connect_callback(self._on_reconnect)
 
-        async def on_reconnect(_connection: Any) -> None:
-            self.reconnects += 1
-            self._reconnected = True
-            log.info("redis pub/sub reconnected and resubscribed (%d so far)", self.reconnects)
-
-        # Registered after the first connect, so it runs on reconnections only.
-        connection.register_connect_callback(on_reconnect)
+    async def _on_reconnect(self, _connection: Any) -> None:
+        self.reconnects += 1
+        self._reconnected = True
+        log.info("redis pub/sub reconnected and resubscribed (%d so far)", self.reconnects)

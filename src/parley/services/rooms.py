@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from parley.core.errors import BadRequest, Forbidden, NotFound
 from parley.db.models import Room, RoomKind, User
 from parley.db.unit_of_work import UnitOfWork
+from parley.realtime.presence import Presence
 from parley.realtime.publisher import EventPublisher
 from parley.repositories.rooms import RoomRepository
 from parley.repositories.users import UserRepository
@@ -27,6 +29,7 @@ class DirectRoom:
 class RoomService:
     def __init__(self, uow: UnitOfWork, events: EventPublisher) -> None:
         self._uow = uow
+        self._events = events
         self._rooms = RoomRepository(uow.session)
         self._users = UserRepository(uow.session)
         self._messages = MessageService(uow, events)
@@ -75,9 +78,18 @@ class RoomService:
         room = await self.get(user, room_id)
         await self._rooms.remove_member(room.id, user.id)
         await self._messages.append(room.id, MessageFactory.left(user))
+        self._uow.after_commit(partial(self._events.left_room, user.id, room.id))
         if room.owner_id == user.id:
             # Ownership passes to the longest-standing member (none: the room is ownerless).
             await self._rooms.set_owner(room.id, await self._rooms.longest_member(room.id))
+
+    async def online_members(
+        self, user: User, room_id: uuid.UUID, presence: Presence
+    ) -> list[User]:
+        room = await self.get(user, room_id)
+        members = await self._rooms.members(room.id)
+        online = await presence.online(member.id for member in members)
+        return [member for member in members if member.id in online]
 
     async def rename(self, user: User, room_id: uuid.UUID, name: str) -> Room:
         room = await self.get(user, room_id)

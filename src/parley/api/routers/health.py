@@ -31,6 +31,12 @@ async def readyz(state: StateDep) -> JSONResponse:
         checks["database"] = "ok"
     except Exception as error:  # noqa: BLE001  (any failure means not ready)
         checks["database"] = f"unreachable: {type(error).__name__}"
+    if state.settings.redis_url is not None:
+        try:
+            await state.broker.ping()
+            checks["redis"] = "ok"
+        except Exception as error:  # noqa: BLE001
+            checks["redis"] = f"unreachable: {type(error).__name__}"
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks},

@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from parley.api.deps import CurrentUser, RoomServiceDep
+from parley.api.deps import CurrentUser, RoomServiceDep, StateDep
 from parley.api.responses import AUTHENTICATED, Responses, error
 from parley.db.models import Room, User
 from parley.schemas.rooms import (
@@ -55,6 +55,18 @@ async def public_rooms(_user: CurrentUser, rooms: RoomServiceDep) -> list[RoomOu
 async def get_room(room_id: uuid.UUID, user: CurrentUser, rooms: RoomServiceDep) -> RoomDetail:
     room = await rooms.get(user, room_id)
     return _detail(room, list(await rooms.members(room)))
+
+
+@router.get(
+    "/rooms/{room_id}/presence",
+    summary="The members online now, on any instance",
+    responses=_NOT_FOUND,
+)
+async def presence(
+    room_id: uuid.UUID, user: CurrentUser, rooms: RoomServiceDep, state: StateDep
+) -> list[UserOut]:
+    online = await rooms.online_members(user, room_id, state.presence.presence)
+    return [UserOut.model_validate(member) for member in online]
 
 
 @router.patch(

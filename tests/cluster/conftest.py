@@ -1,0 +1,42 @@
+"""Cluster tests: real ``parley serve`` processes on PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.processes import Cluster, RedisServer
+
+SHARED_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/cluster/" in str(item.path):
+            item.add_marker(pytest.mark.cluster)
+
+
+@pytest.fixture
+async def private_redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
+    redis = RedisServer(tmp_path)
+    await redis.start()
+    yield redis
+    await redis.kill()
+
+
+@pytest.fixture
+async def cluster(postgres_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
+    """Two instances on a fresh database and the machine's Redis (own namespace)."""
+    cluster = Cluster(postgres_url, SHARED_REDIS_URL, tmp_path)
+    await cluster.start(2)
+    yield cluster
+    await cluster.close()
+
+
+@pytest.fixture
+async def api(cluster: Cluster) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as client:
+        yield client

@@ -1,0 +1,166 @@
+"""Real processes for cluster tests: ``parley serve`` instances and a private Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+__all__ = ["Cluster", "RedisServer", "free_port"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _tail(log: Path) -> str:
+    return log.read_text()[-3000:]
+
+
+async def _wait_until_ready(url: str, process: asyncio.subprocess.Process, log: Path) -> None:
+    async with httpx.AsyncClient(timeout=2) as client:
+        for _ in range(300):
+            if process.returncode is not None:
+                tail = await asyncio.to_thread(_tail, log)
+                msg = f"parley serve exited with {process.returncode}:\n{tail}"
+                raise RuntimeError(msg)
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(f"{url}/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    tail = await asyncio.to_thread(_tail, log)
+    msg = f"parley serve at {url} did not become ready:\n{tail}"
+    raise RuntimeError(msg)
+
+
+@dataclass
+class Instance:
+    port: int
+    log: Path
+    process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Cluster:
+    """``parley serve`` processes sharing one PostgreSQL database and one Redis."""
+
+    database_url: str
+    redis_url: str
+    workdir: Path
+    namespace: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:10]}")
+    extra_env: dict[str, str] = field(default_factory=dict)
+    instances: list[Instance] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+        env.update(
+            PARLEY_DATABASE_URL=self.database_url,
+            PARLEY_REDIS_URL=self.redis_url,
+            PARLEY_REDIS_NAMESPACE=self.namespace,
+            PARLEY_SECRET_KEY="cluster-test-secret-key-0123456789-0123456789-0123456789",
+            PARLEY_DATA_DIR=str(self.workdir / "data"),
+            **self.extra_env,
+        )
+        return env
+
+    async def start(self, size: int) -> None:
+        for index in range(size):
+            self.instances.append(Instance(free_port(), self.workdir / f"serve-{index}.log"))
+        await asyncio.gather(*(self.restart(index) for index in range(size)))
+
+    async def restart(self, index: int) -> None:
+        instance = self.instances[index]
+        with instance.log.open("ab") as log:
+            instance.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "parley",
+                "serve",
+                "--port",
+                str(instance.port),
+                env=self.env(),
+                cwd=self.workdir,
+                stdout=log,
+                stderr=log,
+            )
+        await _wait_until_ready(instance.url, instance.process, instance.log)
+
+    def url(self, index: int) -> str:
+        return self.instances[index].url
+
+    async def kill(self, index: int) -> None:
+        await self._signal(index, signal.SIGKILL)
+
+    async def stop(self, index: int) -> None:
+        await self._signal(index, signal.SIGTERM)
+
+    async def _signal(self, index: int, signum: int) -> None:
+        process = self.instances[index].process
+        if process is None or process.returncode is not None:
+            return
+        process.send_signal(signum)
+        await asyncio.wait_for(process.wait(), 30)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(self.stop(index) for index in range(len(self.instances))))
+
+
+@dataclass
+class RedisServer:
+    """A Redis of the test's own, on a free port, that the test may kill and restart."""
+
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.workdir),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return
+        msg = "redis-server did not start"
+        raise RuntimeError(msg)
+
+    async def kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
