@@ -1,0 +1,1 @@
+"""Background tasks: commands, the queue seam, and the worker that runs them."""
