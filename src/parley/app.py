@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from parley import __version__
 from parley.api import websocket
 from parley.api.error_handlers import install_error_handlers
-from parley.api.routers import auth, health, messages, rooms, users
+from parley.api.routers import auth, health, messages, rooms, uploads, users
 from parley.core.secret_key import with_secret_key
 from parley.core.settings import Settings
 from parley.db.engine import create_engine, create_session_factory
@@ -21,6 +21,8 @@ from parley.infrastructure import (
     PRESENCE_TTL_SECONDS,
     build_broker,
     build_presence,
+    build_queue,
+    build_storage,
     redis_client,
 )
 from parley.realtime.connection import CLOSE_TRY_AGAIN_LATER
@@ -31,6 +33,7 @@ from parley.realtime.publisher import EventPublisher
 from parley.security.passwords import PasswordHasherService
 from parley.security.tokens import AccessTokenCodec
 from parley.state import AppState
+from parley.tasks.runtime import worker_runtime
 
 __all__ = ["create_app"]
 
@@ -46,12 +49,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 asyncio.create_task(state.hub.run(), name="hub-listener"),
                 asyncio.create_task(state.presence.run(), name="presence"),
             ]
+            stop_worker = asyncio.Event()
+            if settings.serves_worker:
+                runtime = await stack.enter_async_context(
+                    worker_runtime(
+                        settings,
+                        queue=state.queue,
+                        session_factory=state.session_factory,
+                        storage=state.storage,
+                        events=state.events,
+                    )
+                )
+                worker = asyncio.create_task(runtime.run(stop_worker), name="worker")
             # The server closes sockets with 1013 before it stops (see parley.server).
             app.state.hub = state.hub
             try:
                 yield {"parley": state}
             finally:
                 await state.hub.close_all(CLOSE_TRY_AGAIN_LATER, "server shutting down")
+                if settings.serves_worker:
+                    stop_worker.set()
+                    await worker
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
@@ -64,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health.router)
-    for router in (auth.router, users.router, rooms.router, messages.router):
+    for router in (auth.router, users.router, rooms.router, messages.router, uploads.router):
         app.include_router(router, prefix="/api")
     app.include_router(websocket.router)
     return app
@@ -108,4 +126,6 @@ async def _build_state(settings: Settings, stack: contextlib.AsyncExitStack) -> 
             max_room_size=settings.presence_max_room_size,
             refresh_interval=PRESENCE_TTL_SECONDS / 4,
         ),
+        queue=build_queue(settings, client),
+        storage=build_storage(settings),
     )

@@ -1,18 +1,21 @@
-"""The ``parley`` command: ``serve``, ``migrate`` (and ``worker`` once the queue exists)."""
+"""The ``parley`` command: ``serve``, ``worker``, ``migrate`` and ``queue``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging.config
 import sys
 from collections.abc import Sequence
 
 from parley.core.errors import ConfigurationError
+from parley.core.logging import logging_config
 from parley.core.secret_key import with_secret_key
 from parley.core.settings import Settings
 from parley.db.engine import create_engine
 from parley.db.migrate import upgrade_to_head
 from parley.server import build_server
+from parley.worker_process import queue_report, run_worker
 
 __all__ = ["main"]
 
@@ -39,6 +42,16 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply the database migrations")
     migrate.set_defaults(run=_migrate)
+
+    worker = commands.add_parser("worker", help="run background jobs from the Redis queue")
+    worker.add_argument(
+        "--concurrency", type=int, default=None, help="jobs at once (PARLEY_WORKER_CONCURRENCY)"
+    )
+    worker.set_defaults(run=_worker)
+
+    queue = commands.add_parser("queue", help="show the queue: depth, in flight, dead letters")
+    queue.add_argument("--dead", type=int, default=20, help="dead letters to list (default 20)")
+    queue.set_defaults(run=_queue)
     return parser
 
 
@@ -65,3 +78,21 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> None:
 
     asyncio.run(run())
     print("parley: the database schema is up to date", file=sys.stderr)  # noqa: T201
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> None:
+    logging.config.dictConfig(logging_config())
+    asyncio.run(run_worker(settings, args.concurrency))
+
+
+def _queue(settings: Settings, args: argparse.Namespace) -> None:
+    stats, letters = asyncio.run(queue_report(settings, args.dead))
+    lines = [
+        f"waiting     {stats.depth}",
+        f"in flight   {stats.in_flight}",
+        f"delayed     {stats.delayed}  (retries waiting for their backoff)",
+        f"retries     {stats.retries}  (scheduled so far)",
+        f"dead        {stats.dead}",
+        *(f"  {letter}" for letter in letters),
+    ]
+    print("\n".join(lines))  # noqa: T201

@@ -10,8 +10,19 @@ from parley.realtime.broker import Broker
 from parley.realtime.memory_broker import MemoryBroker
 from parley.realtime.presence import MemoryPresence, Presence, RedisPresence
 from parley.realtime.redis_broker import RedisBroker
+from parley.storage import LocalStorage, Storage
+from parley.tasks.memory_queue import MemoryTaskQueue
+from parley.tasks.queue import TaskQueue
+from parley.tasks.redis_queue import RedisTaskQueue
 
-__all__ = ["PRESENCE_TTL_SECONDS", "build_broker", "build_presence", "redis_client"]
+__all__ = [
+    "PRESENCE_TTL_SECONDS",
+    "build_broker",
+    "build_presence",
+    "build_queue",
+    "build_storage",
+    "redis_client",
+]
 
 # A killed instance's users go offline after at most this long (plus one sweep interval).
 PRESENCE_TTL_SECONDS = 20.0
@@ -30,3 +41,15 @@ def build_presence(settings: Settings, client: redis.Redis | None) -> Presence:
     if client is None:
         return MemoryPresence()
     return RedisPresence(client, namespace=settings.redis_namespace, ttl=PRESENCE_TTL_SECONDS)
+
+
+def build_queue(settings: Settings, client: redis.Redis | None) -> TaskQueue:
+    if client is None:
+        return MemoryTaskQueue()
+    return RedisTaskQueue(
+        client, namespace=settings.redis_namespace, reclaim_after=settings.job_reclaim_after
+    )
+
+
+def build_storage(settings: Settings) -> Storage:
+    return LocalStorage(settings.files_dir)

@@ -16,6 +16,8 @@ from parley.realtime.presence_tracker import PresenceTracker
 from parley.realtime.publisher import EventPublisher
 from parley.security.passwords import PasswordHasherService
 from parley.security.tokens import AccessTokenCodec
+from parley.storage import Storage
+from parley.tasks.queue import TaskQueue
 
 __all__ = ["AppState"]
 
@@ -32,6 +34,8 @@ class AppState:
     history: History
     events: EventPublisher
     presence: PresenceTracker
+    queue: TaskQueue
+    storage: Storage
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)

@@ -71,6 +71,28 @@ class Settings(BaseSettings):
         default=100,
         description="Rooms with more members get no presence events (clients poll instead).",
     )
+    run_worker: bool | None = Field(
+        default=None,
+        description="Run a queue worker inside `serve`; unset: yes on the embedded default, "
+        "no with Redis (run `parley worker` processes instead).",
+    )
+    worker_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(
+        default=4, description="Jobs a worker runs at once (and its processing processes)."
+    )
+    job_timeout: Annotated[float, Field(gt=0)] = Field(
+        default=120.0, description="Seconds a job may run before it counts as failed."
+    )
+    job_max_attempts: Annotated[int, Field(ge=1)] = Field(
+        default=5, description="Attempts before a job goes to the dead letters."
+    )
+    job_reclaim_after: Annotated[float, Field(gt=0)] = Field(
+        default=30.0,
+        description="Seconds after which a dead worker's jobs are handed to another worker.",
+    )
+    max_image_pixels: Annotated[int, Field(gt=0)] = Field(
+        default=50_000_000,
+        description="Largest image (in pixels) decoded; larger ones fail as decompression bombs.",
+    )
     rate_limits: RateLimitMode = Field(
         default=RateLimitMode.ON, description="`off` switches every rate limit off."
     )
@@ -84,6 +106,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    @property
+    def serves_worker(self) -> bool:
+        return self.run_worker if self.run_worker is not None else self.redis_url is None
+
+    @property
+    def files_dir(self) -> Path:
+        """Uploads and thumbnails: a directory every instance and worker must share."""
+        return self.data_dir / "files"
 
     @property
     def is_embedded(self) -> bool:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from parley.schemas.messages import ClientId, MessageBody, MessageOut, SenderOut
+from parley.schemas.uploads import UploadOut
 from parley.schemas.users import UserOut
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "TypingFrame",
     "UnsubscribeFrame",
     "UnsubscribedFrame",
+    "UploadEventFrame",
     "client_frame",
 ]
 
@@ -124,6 +126,11 @@ class PresenceFrame(_Frame):
     room_id: uuid.UUID
     user: SenderOut
     status: Literal["online", "offline"]
+
+
+class UploadEventFrame(_Frame):
+    type: Literal["upload"] = "upload"
+    upload: UploadOut
 
 
 class PongFrame(_Frame):

@@ -11,10 +11,12 @@ from parley.realtime.frames import (
     PresenceFrame,
     TypingEventFrame,
     UnsubscribedFrame,
+    UploadEventFrame,
 )
 from parley.realtime.history import message_event
 from parley.realtime.hub import Hub
 from parley.schemas.messages import MessageOut, SenderOut
+from parley.schemas.uploads import UploadOut
 
 __all__ = ["EventPublisher"]
 
@@ -51,5 +53,7 @@ class EventPublisher:
             user_id, Outbound(frame.model_dump_json(), leave_room=room_id)
         )
 
-    async def to_user(self, user_id: uuid.UUID, frame_json: str) -> None:
-        await self._hub.publish_to_user(user_id, Outbound(frame_json))
+    async def upload(self, user_id: uuid.UUID, upload: UploadOut) -> None:
+        """An upload's status, to its uploader's sockets on every instance."""
+        frame = UploadEventFrame(upload=upload)
+        await self._hub.publish_to_user(user_id, Outbound(frame.model_dump_json()))

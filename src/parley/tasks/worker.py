@@ -54,6 +54,7 @@ class Worker:
         self._config = config
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._slot_freed = asyncio.Event()
+        self.concurrency = config.concurrency
         self._running: dict[asyncio.Task[None], Lease] = {}
         self.processed = 0
 

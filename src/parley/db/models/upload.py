@@ -44,5 +44,11 @@ class Upload(IdMixin, Base):
     message_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL")
     )
+    # The job's bookkeeping, kept here because Redis may forget the queue: when the job was
+    # last enqueued (the sweeper re-enqueues stale ones), how often a worker took it up, and
+    # until when the worker that holds it may work on it undisturbed.
+    enqueued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

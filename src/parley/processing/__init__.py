@@ -1,0 +1,1 @@
+"""What the worker does to uploaded files: recognise, verify and preview them."""

@@ -1,0 +1,188 @@
+"""The worker's side of uploads: process each file once in effect, and find lost jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from parley.db.engine import SessionFactory
+from parley.db.models import Upload, UploadStatus, User
+from parley.db.unit_of_work import UnitOfWork
+from parley.processing.detect import FileKind
+from parley.processing.previews import Preview, RejectedFileError, make_preview
+from parley.realtime.publisher import EventPublisher
+from parley.repositories.uploads import UploadRepository
+from parley.repositories.users import UserRepository
+from parley.schemas.uploads import UploadOut
+from parley.services.message_factory import MessageFactory
+from parley.services.messages import MessageService
+from parley.storage import Storage
+from parley.tasks.commands import ProcessUpload
+from parley.tasks.queue import TaskQueue
+
+__all__ = ["ProcessingLimits", "UploadProcessor", "UploadSweeper", "thumbnail_key"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessingLimits:
+    job_timeout: float
+    max_attempts: int
+    max_pixels: int
+
+
+class UploadProcessor:
+    """Handles ``ProcessUpload``. Idempotent: the upload row is claimed with a lease before
+    any work, and a finished upload is never processed again, so a job delivered twice
+    leaves one result and one room message."""
+
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        storage: Storage,
+        events: EventPublisher,
+        executor: Executor | None,
+        limits: ProcessingLimits,
+    ) -> None:
+        self._session_factory = session_factory
+        self._storage = storage
+        self._events = events
+        self._executor = executor
+        self._limits = limits
+
+    async def __call__(self, command: ProcessUpload) -> None:
+        now = datetime.now(UTC)
+        async with UnitOfWork(self._session_factory) as uow:
+            upload = await UploadRepository(uow.session).claim(
+                command.upload_id, now, timedelta(seconds=self._limits.job_timeout + 30)
+            )
+        if upload is None:
+            log.info(
+                "upload %s: finished or held by another worker; nothing to do", command.upload_id
+            )
+            return
+        if upload.attempts > self._limits.max_attempts:
+            await self._finish(upload.id, error=f"gave up after {upload.attempts - 1} attempts")
+            return
+        try:
+            preview = await self._preview(upload)
+        except RejectedFileError as error:
+            await self._finish(upload.id, error=str(error))
+            return
+        except BaseException:
+            await self._release(upload.id)  # let the retry claim it at once
+            raise
+        await self._finish(upload.id, preview=preview)
+
+    async def _preview(self, upload: Upload) -> Preview:
+        data = await self._storage.read(upload.storage_key)
+        kind = FileKind(upload.content_type)
+        loop = asyncio.get_running_loop()
+        preview = await loop.run_in_executor(
+            self._executor, make_preview, kind, data, self._limits.max_pixels
+        )
+        if preview.thumbnail is not None:
+            await self._storage.write(thumbnail_key(upload), _once(preview.thumbnail))
+        if preview.cleaned is not None:
+            await self._storage.write(upload.storage_key, _once(preview.cleaned))
+        return preview
+
+    async def _finish(
+        self, upload_id: uuid.UUID, *, preview: Preview | None = None, error: str | None = None
+    ) -> None:
+        async with UnitOfWork(self._session_factory) as uow:
+            upload = await UploadRepository(uow.session).get(upload_id)
+            if upload is None or upload.status is not UploadStatus.PROCESSING:
+                return
+            upload.lease_until = None
+            if preview is None:
+                upload.status, upload.error = UploadStatus.FAILED, error
+            else:
+                upload.status, upload.result = UploadStatus.DONE, _result(upload, preview)
+                uploader = await _user(uow, upload.uploader_id)
+                posted = await MessageService(uow, self._events).append(
+                    upload.room_id,
+                    MessageFactory.attachment(
+                        uploader, _attachment(upload), image=FileKind(upload.content_type).is_image
+                    ),
+                )
+                upload.message_id = posted.message.id
+            await uow.session.flush()
+            if upload.uploader_id is not None:
+                uow.after_commit(
+                    partial(self._events.upload, upload.uploader_id, UploadOut.of(upload))
+                )
+
+    async def _release(self, upload_id: uuid.UUID) -> None:
+        async with UnitOfWork(self._session_factory) as uow:
+            upload = await UploadRepository(uow.session).get(upload_id)
+            if upload is not None:
+                upload.lease_until = None
+
+
+class UploadSweeper:
+    """Finds uploads whose job was lost (Redis restarted empty, a process died before it
+    enqueued) and enqueues them again; the processor's claim makes duplicates harmless."""
+
+    def __init__(
+        self, session_factory: SessionFactory, queue: TaskQueue, *, stale_after: float = 30.0
+    ) -> None:
+        self._session_factory = session_factory
+        self._queue = queue
+        self._stale_after = timedelta(seconds=stale_after)
+
+    async def sweep(self) -> int:
+        async with UnitOfWork(self._session_factory) as uow:
+            stale = await UploadRepository(uow.session).stale(
+                datetime.now(UTC), self._stale_after, limit=500
+            )
+        for upload_id in stale:
+            await self._queue.enqueue(ProcessUpload(upload_id))
+        if stale:
+            log.warning("re-enqueued %d uploads whose jobs were lost", len(stale))
+        return len(stale)
+
+    async def run(self, interval: float = 10.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("upload sweep failed; will retry")
+
+
+def thumbnail_key(upload: Upload) -> str:
+    return f"{upload.storage_key}.thumb.webp"
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def _result(upload: Upload, preview: Preview) -> dict[str, object]:
+    result = dict(preview.result)
+    if preview.thumbnail is not None:
+        result["thumbnail_url"] = f"/api/uploads/{upload.id}/thumbnail"
+    return result
+
+
+def _attachment(upload: Upload) -> dict[str, object]:
+    return {
+        "upload_id": str(upload.id),
+        "filename": upload.filename,
+        "content_type": upload.content_type,
+        "size": upload.size,
+        "url": f"/api/uploads/{upload.id}/file",
+        **(upload.result or {}),
+    }
+
+
+async def _user(uow: UnitOfWork, user_id: uuid.UUID | None) -> User | None:
+    return None if user_id is None else await UserRepository(uow.session).get(user_id)

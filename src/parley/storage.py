@@ -1,0 +1,119 @@
+"""The Storage seam: where uploaded files and thumbnails live.
+
+``LocalStorage`` keeps them under a directory that every instance and worker shares (a
+volume). ``MemoryStorage`` keeps them in a dict (tests, throw-away runs). An S3-compatible
+store fits the same protocol: keys are opaque, writes take a stream, reads give bytes or a
+stream. Keys are made by Parley (``uploads/<uuid>``); no client-chosen name reaches a path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from pathlib import Path
+from typing import Protocol
+
+__all__ = ["LocalStorage", "MemoryStorage", "Storage", "StorageKeyError"]
+
+_KEY = re.compile(r"^[a-z0-9]+(/[a-z0-9][a-z0-9._-]*)*$")
+CHUNK_SIZE = 256 * 1024
+
+
+class StorageKeyError(ValueError):
+    pass
+
+
+def _check(key: str) -> str:
+    if not _KEY.fullmatch(key) or ".." in key:
+        msg = f"invalid storage key {key!r}"
+        raise StorageKeyError(msg)
+    return key
+
+
+class Storage(Protocol):
+    async def write(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        """Store the chunks under ``key`` (replacing it); returns the size written. If the
+        iterable raises, nothing is left under ``key``."""
+        ...
+
+    async def read(self, key: str) -> bytes: ...
+
+    def stream(self, key: str) -> AsyncIterator[bytes]: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def exists(self, key: str) -> bool: ...
+
+
+class LocalStorage:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def _path(self, key: str) -> Path:
+        return self._root / _check(key)
+
+    async def write(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        path = self._path(key)
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+        size = 0
+        file = await asyncio.to_thread(partial.open, "wb")
+        try:
+            async for chunk in chunks:
+                size += len(chunk)
+                await asyncio.to_thread(file.write, chunk)
+            await asyncio.to_thread(file.close)
+            # Readers see the whole file or nothing.
+            await asyncio.to_thread(os.replace, partial, path)
+        except BaseException:
+            file.close()
+            partial.unlink(missing_ok=True)
+            raise
+        return size
+
+    async def read(self, key: str) -> bytes:
+        return await asyncio.to_thread(self._path(key).read_bytes)
+
+    async def stream(self, key: str) -> AsyncIterator[bytes]:
+        file = await asyncio.to_thread(self._path(key).open, "rb")
+        try:
+            while chunk := await asyncio.to_thread(file.read, CHUNK_SIZE):
+                yield chunk
+        finally:
+            file.close()
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
+
+    async def exists(self, key: str) -> bool:
+        return await asyncio.to_thread(self._path(key).is_file)
+
+
+class MemoryStorage:
+    def __init__(self) -> None:
+        self._files: dict[str, bytes] = {}
+
+    async def write(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        data = b"".join([chunk async for chunk in chunks])
+        self._files[_check(key)] = data
+        return len(data)
+
+    async def read(self, key: str) -> bytes:
+        try:
+            return self._files[_check(key)]
+        except KeyError:
+            raise FileNotFoundError(key) from None
+
+    async def stream(self, key: str) -> AsyncIterator[bytes]:
+        data = await self.read(key)
+        for start in range(0, len(data), CHUNK_SIZE):
+            yield data[start : start + CHUNK_SIZE]
+
+    async def delete(self, key: str) -> None:
+        self._files.pop(_check(key), None)
+
+    async def exists(self, key: str) -> bool:
+        return _check(key) in self._files

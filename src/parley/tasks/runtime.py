@@ -1,0 +1,88 @@
+"""Assembling a worker: the queue, the handlers, the processing pool and the sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from parley.core.settings import Settings
+from parley.db.engine import SessionFactory
+from parley.realtime.publisher import EventPublisher
+from parley.services.upload_processing import ProcessingLimits, UploadProcessor, UploadSweeper
+from parley.storage import Storage
+from parley.tasks.commands import Noop, ProcessUpload
+from parley.tasks.dispatcher import Dispatcher
+from parley.tasks.queue import TaskQueue
+from parley.tasks.worker import Worker, WorkerConfig
+
+__all__ = ["WorkerRuntime", "worker_runtime"]
+
+
+@dataclass
+class WorkerRuntime:
+    worker: Worker
+    sweeper: UploadSweeper
+
+    async def run(self, stop: asyncio.Event) -> None:
+        sweeping = asyncio.create_task(self.sweeper.run())
+        try:
+            await self.worker.run(stop)
+        finally:
+            sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeping
+
+
+async def _noop(_command: Noop) -> None:
+    return None
+
+
+@contextlib.asynccontextmanager
+async def worker_runtime(
+    settings: Settings,
+    *,
+    queue: TaskQueue,
+    session_factory: SessionFactory,
+    storage: Storage,
+    events: EventPublisher,
+    concurrency: int | None = None,
+) -> AsyncIterator[WorkerRuntime]:
+    concurrency = concurrency or settings.worker_concurrency
+    # Decoding images and parsing PDFs is CPU work: it runs in other processes, so one big
+    # file never stalls the event loop (spawned, not forked: no copied loop or sockets).
+    executor = ProcessPoolExecutor(
+        max_workers=concurrency, mp_context=multiprocessing.get_context("spawn")
+    )
+    dispatcher = Dispatcher()
+    dispatcher.register(
+        ProcessUpload,
+        UploadProcessor(
+            session_factory,
+            storage,
+            events,
+            executor,
+            ProcessingLimits(
+                job_timeout=settings.job_timeout,
+                max_attempts=settings.job_max_attempts,
+                max_pixels=settings.max_image_pixels,
+            ),
+        ),
+    )
+    dispatcher.register(Noop, _noop)
+    config = WorkerConfig(
+        concurrency=concurrency,
+        job_timeout=settings.job_timeout,
+        max_attempts=settings.job_max_attempts,
+        reclaim_after=settings.job_reclaim_after,
+    )
+    try:
+        yield WorkerRuntime(
+            Worker(queue, dispatcher, config),
+            UploadSweeper(session_factory, queue, stale_after=settings.job_reclaim_after),
+        )
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
