@@ -65,6 +65,7 @@ class Cluster:
     namespace: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:10]}")
     extra_env: dict[str, str] = field(default_factory=dict)
     instances: list[Instance] = field(default_factory=list)
+    workers: list[asyncio.subprocess.Process] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
@@ -100,6 +101,24 @@ class Cluster:
             )
         await _wait_until_ready(instance.url, instance.process, instance.log)
 
+    async def start_worker(self, *, concurrency: int = 2) -> asyncio.subprocess.Process:
+        log = self.workdir / f"worker-{len(self.workers)}.log"
+        with log.open("ab") as output:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "parley",
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                env=self.env(),
+                cwd=self.workdir,
+                stdout=output,
+                stderr=output,
+            )
+        self.workers.append(process)
+        return process
+
     def url(self, index: int) -> str:
         return self.instances[index].url
 
@@ -118,6 +137,10 @@ class Cluster:
 
     async def close(self) -> None:
         await asyncio.gather(*(self.stop(index) for index in range(len(self.instances))))
+        for worker in self.workers:
+            if worker.returncode is None:
+                worker.terminate()
+                await asyncio.wait_for(worker.wait(), 30)
 
 
 @dataclass

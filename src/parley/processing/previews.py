@@ -122,7 +122,7 @@ def _pdf(data: bytes) -> Preview:
         pages = len(reader.pages)
         text = ""
         for page in reader.pages[:3]:
-            text += page.extract_text() or ""
+            text += (page.extract_text() or "") + "\n"
             if len(text) >= PREVIEW_CHARS:
                 break
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as error:

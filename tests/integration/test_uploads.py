@@ -1,0 +1,248 @@
+"""Uploads on one instance: accepted at once, processed in the background, members only."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from parley.core.settings import Settings
+from tests.support.factories import Account, Json, create_account, create_room, messages_of
+from tests.support.files import jpeg_with_exif, pdf_with_text, png, png_bomb, truncated_png
+from tests.support.servers import serve_in_process
+from tests.support.ws import WsClient
+
+
+async def _upload(
+    client: httpx.AsyncClient,
+    account: Account,
+    room_id: object,
+    data: bytes,
+    filename: str = "file.bin",
+    content_type: str = "application/octet-stream",
+) -> httpx.Response:
+    return await client.post(
+        f"/api/rooms/{room_id}/uploads",
+        files={"file": (filename, data, content_type)},
+        headers=account.headers,
+    )
+
+
+async def _finished(client: httpx.AsyncClient, account: Account, upload_id: str) -> Json:
+    async with asyncio.timeout(60):
+        while True:
+            upload: Json = (
+                await client.get(f"/api/uploads/{upload_id}", headers=account.headers)
+            ).json()
+            if upload["status"] != "processing":
+                return upload
+            await asyncio.sleep(0.1)
+
+
+async def _member_and_room(client: httpx.AsyncClient) -> tuple[Account, str]:
+    account = await create_account(client)
+    room = await create_room(client, account)
+    return account, str(room["id"])
+
+
+async def test_an_image_is_accepted_at_once_then_thumbnailed_and_posted(
+    client: httpx.AsyncClient, server_url: str
+) -> None:
+    account, room_id = await _member_and_room(client)
+    socket = await WsClient.authenticated(server_url, account.access_token)
+    await socket.subscribe(room_id)
+    started = time.perf_counter()
+    response = await _upload(client, account, room_id, png(1600, 900), "holiday.png", "text/plain")
+    assert time.perf_counter() - started < 1.0
+    assert response.status_code == 202
+    accepted = response.json()
+    assert accepted["status"] == "processing"
+    assert accepted["content_type"] == "image/png"  # from the bytes, not the client's claim
+    assert accepted["filename"] == "holiday.png"
+    assert accepted["status_url"] == f"/api/uploads/{accepted['id']}"
+
+    done = await _finished(client, account, accepted["id"])
+    assert done["status"] == "done"
+    assert done["result"]["kind"] == "image"
+    assert (done["result"]["width"], done["result"]["height"]) == (1600, 900)
+    thumbnail = await client.get(done["result"]["thumbnail_url"], headers=account.headers)
+    assert thumbnail.headers["content-type"] == "image/webp"
+    with Image.open(io.BytesIO(thumbnail.content)) as image:
+        assert max(image.size) <= 512
+        assert image.size == (512, 288)
+    original = await client.get(done["file_url"], headers=account.headers)
+    assert original.content == png(1600, 900)
+    assert original.headers["x-content-type-options"] == "nosniff"
+
+    statuses = [(await socket.recv_type("upload"))["upload"]["status"] for _ in range(2)]
+    assert statuses == ["processing", "done"]
+    [posted] = await socket.messages(room_id, 1)
+    assert posted["kind"] == "image"
+    assert posted["attachment"]["upload_id"] == accepted["id"]
+    assert posted["attachment"]["thumbnail_url"] == done["result"]["thumbnail_url"]
+
+
+async def test_a_photo_loses_its_metadata_but_keeps_its_orientation(
+    client: httpx.AsyncClient,
+) -> None:
+    account, room_id = await _member_and_room(client)
+    accepted = (await _upload(client, account, room_id, jpeg_with_exif(), "photo.jpg")).json()
+    done = await _finished(client, account, accepted["id"])
+    # Orientation 6: stored sideways, shown upright.
+    assert (done["result"]["width"], done["result"]["height"]) == (800, 1200)
+    original = (await client.get(done["file_url"], headers=account.headers)).content
+    assert b"SecretCamera" not in original
+    with Image.open(io.BytesIO(original)) as image:
+        assert dict(image.getexif()) == {0x0112: 6}
+
+
+async def test_a_pdf_gets_its_pages_and_a_preview(client: httpx.AsyncClient) -> None:
+    account, room_id = await _member_and_room(client)
+    accepted = (await _upload(client, account, room_id, pdf_with_text("Budget", 3), "b.pdf")).json()
+    assert accepted["content_type"] == "application/pdf"
+    done = await _finished(client, account, accepted["id"])
+    assert done["result"]["kind"] == "pdf"
+    assert done["result"]["pages"] == 3
+    assert "Budget page 1" in done["result"]["text_preview"]
+    [message] = [m for m in await messages_of(client, account, room_id) if m["kind"] == "file"]
+    assert message["attachment"]["pages"] == 3
+
+
+async def test_a_text_file_gets_its_encoding_and_lines(client: httpx.AsyncClient) -> None:
+    account, room_id = await _member_and_room(client)
+    text = "Grüße aus Köln\nzweite Zeile\n" * 3
+    accepted = (await _upload(client, account, room_id, text.encode("utf-8"), "notes.txt")).json()
+    done = await _finished(client, account, accepted["id"])
+    assert done["result"] == {
+        "kind": "text",
+        "encoding": "utf_8",
+        "lines": 6,
+        "text_preview": text,
+    }
+
+
+async def test_a_disguised_executable_is_refused(client: httpx.AsyncClient) -> None:
+    account, room_id = await _member_and_room(client)
+    executable = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + bytes(2000)
+    response = await _upload(client, account, room_id, executable, "cat.jpg", "image/jpeg")
+    assert response.status_code == 415
+    assert response.json()["error"] == "unsupported_type"
+    elf = b"\x7fELF\x02\x01\x01" + bytes(100)
+    assert (
+        await _upload(client, account, room_id, elf, "notes.txt", "text/plain")
+    ).status_code == 415
+    assert await messages_of(client, account, room_id) == []
+
+
+async def test_damaged_and_hostile_images_fail_and_the_worker_carries_on(
+    client: httpx.AsyncClient,
+) -> None:
+    account, room_id = await _member_and_room(client)
+    truncated = (await _upload(client, account, room_id, truncated_png(), "half.png")).json()
+    bomb = (await _upload(client, account, room_id, png_bomb(), "bomb.png")).json()
+    fine = (await _upload(client, account, room_id, png(), "fine.png")).json()
+    failed = await _finished(client, account, truncated["id"])
+    assert failed["status"] == "failed"
+    assert "truncated" in failed["error"]
+    exploded = await _finished(client, account, bomb["id"])
+    assert exploded["status"] == "failed"
+    assert "decompression bomb" in exploded["error"]
+    assert (await _finished(client, account, fine["id"]))["status"] == "done"
+    kinds = [m["kind"] for m in await messages_of(client, account, room_id)]
+    assert kinds == ["image"]  # failed uploads post nothing
+
+
+async def test_a_path_traversal_filename_is_only_a_label(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    account, room_id = await _member_and_room(client)
+    response = await _upload(client, account, room_id, b"hello\n", "../../../etc/passwd")
+    assert response.status_code == 202
+    assert response.json()["filename"] == "passwd"
+    stored = list((settings.files_dir / "uploads").iterdir())
+    assert [path.name for path in stored] == [response.json()["id"].replace("-", "")]
+    assert not Path(settings.data_dir.parent / "etc").exists()
+
+
+async def test_an_over_limit_body_is_413_before_it_is_read(
+    settings: Settings, client: httpx.AsyncClient
+) -> None:
+    account, room_id = await _member_and_room(client)
+    small = settings.model_copy(update={"max_upload_bytes": 100_000})
+    async with serve_in_process(small) as url:
+        host, port = url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        # Declares 50 MB, sends 1 KB, then waits: the answer must come without the rest.
+        head = (
+            f"POST /api/rooms/{room_id}/uploads HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {account.access_token}\r\n"
+            "Content-Type: multipart/form-data; boundary=xyz\r\n"
+            f"Content-Length: {50 * 1024 * 1024}\r\n\r\n"
+        )
+        writer.write(head.encode() + b"x" * 1024)
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+        assert b"413" in status_line
+        writer.close()
+
+        # Without a declared length, reading stops at the limit.
+        async with httpx.AsyncClient(base_url=url, timeout=30) as small_client:
+
+            async def body() -> AsyncIterator[bytes]:
+                yield b"--xyz\r\nContent-Disposition: form-data; "
+                yield b'name="file"; filename="a.txt"\r\n\r\n'
+                for _ in range(50):
+                    yield b"a" * 10_000
+
+            response = await small_client.post(
+                f"/api/rooms/{room_id}/uploads",
+                content=body(),
+                headers={**account.headers, "content-type": "multipart/form-data; boundary=xyz"},
+            )
+            assert response.status_code == 413
+            assert response.json()["error"] == "too_large"
+    assert (
+        not list((settings.files_dir / "uploads").glob("*"))
+        if (settings.files_dir / "uploads").exists()
+        else True
+    )
+
+
+async def test_bad_forms_are_400(client: httpx.AsyncClient) -> None:
+    account, room_id = await _member_and_room(client)
+    url = f"/api/rooms/{room_id}/uploads"
+    not_multipart = await client.post(url, json={"file": "x"}, headers=account.headers)
+    assert not_multipart.status_code == 400
+    wrong_field = await client.post(
+        url, files={"attachment": ("a.txt", b"hi", "text/plain")}, headers=account.headers
+    )
+    assert wrong_field.status_code == 400
+
+
+async def test_uploads_are_for_members_only(client: httpx.AsyncClient) -> None:
+    account, room_id = await _member_and_room(client)
+    stranger = await create_account(client)
+    refused = await _upload(client, stranger, room_id, png(), "x.png")
+    assert refused.status_code == 404
+    accepted = (await _upload(client, account, room_id, png(), "x.png")).json()
+    done = await _finished(client, account, accepted["id"])
+    for url in (
+        f"/api/uploads/{accepted['id']}",
+        done["file_url"],
+        done["result"]["thumbnail_url"],
+    ):
+        response = await client.get(url, headers=stranger.headers)
+        assert response.status_code == 404, url
+    assert (await client.get(done["file_url"])).status_code == 401
+
+
+@pytest.mark.parametrize("size", [0])
+async def test_an_empty_file_is_refused(client: httpx.AsyncClient, size: int) -> None:
+    account, room_id = await _member_and_room(client)
+    assert (await _upload(client, account, room_id, bytes(size), "empty.txt")).status_code == 415
