@@ -39,6 +39,14 @@ class UploadRepository(Repository[Upload]):
         )
         return (await self.session.scalars(statement)).one_or_none()
 
+    async def renew(self, upload_id: uuid.UUID, lease_until: datetime) -> None:
+        await self.session.execute(
+            update(Upload)
+            .where(Upload.id == upload_id, Upload.status == UploadStatus.PROCESSING)
+            .values(lease_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+
     async def stale(self, now: datetime, older_than: timedelta, limit: int) -> Sequence[uuid.UUID]:
         """Uploads still processing whose job was enqueued long ago and that no worker holds:
         their queue entry may be lost. Marks them enqueued now, so one sweeper takes each."""

@@ -33,9 +33,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ProcessingLimits:
-    job_timeout: float
+    lease: float  # how long a worker's hold on an upload lasts unless renewed
     max_attempts: int
     max_pixels: int
+
+
+class UploadBusyError(Exception):
+    """Another worker holds the upload (a duplicate job): try again once its lease ends."""
 
 
 class UploadProcessor:
@@ -58,19 +62,13 @@ class UploadProcessor:
         self._limits = limits
 
     async def __call__(self, command: ProcessUpload) -> None:
-        now = datetime.now(UTC)
-        async with UnitOfWork(self._session_factory) as uow:
-            upload = await UploadRepository(uow.session).claim(
-                command.upload_id, now, timedelta(seconds=self._limits.job_timeout + 30)
-            )
+        upload = await self._claim(command.upload_id)
         if upload is None:
-            log.info(
-                "upload %s: finished or held by another worker; nothing to do", command.upload_id
-            )
             return
         if upload.attempts > self._limits.max_attempts:
             await self._finish(upload.id, error=f"gave up after {upload.attempts - 1} attempts")
             return
+        renewing = asyncio.create_task(self._keep_claim(upload.id))
         try:
             preview = await self._preview(upload)
         except RejectedFileError as error:
@@ -79,7 +77,33 @@ class UploadProcessor:
         except BaseException:
             await self._release(upload.id)  # let the retry claim it at once
             raise
+        finally:
+            renewing.cancel()
         await self._finish(upload.id, preview=preview)
+
+    async def _claim(self, upload_id: uuid.UUID) -> Upload | None:
+        """The upload, now ours for one lease; None when it needs nothing more."""
+        async with UnitOfWork(self._session_factory) as uow:
+            uploads = UploadRepository(uow.session)
+            lease = timedelta(seconds=self._limits.lease)
+            upload = await uploads.claim(upload_id, datetime.now(UTC), lease)
+            if upload is not None:
+                return upload
+            current = await uploads.get(upload_id)
+        if current is not None and current.status is UploadStatus.PROCESSING:
+            msg = f"upload {upload_id} is held by another worker"
+            raise UploadBusyError(msg)
+        log.info("upload %s: already finished (a duplicate job)", upload_id)
+        return None
+
+    async def _keep_claim(self, upload_id: uuid.UUID) -> None:
+        # Renewed while we work, so that it lapses soon after this worker dies, never before.
+        while True:
+            await asyncio.sleep(self._limits.lease / 3)
+            async with UnitOfWork(self._session_factory) as uow:
+                await UploadRepository(uow.session).renew(
+                    upload_id, datetime.now(UTC) + timedelta(seconds=self._limits.lease)
+                )
 
     async def _preview(self, upload: Upload) -> Preview:
         data = await self._storage.read(upload.storage_key)

@@ -66,7 +66,7 @@ async def worker_runtime(
             events,
             executor,
             ProcessingLimits(
-                job_timeout=settings.job_timeout,
+                lease=settings.job_reclaim_after,
                 max_attempts=settings.job_max_attempts,
                 max_pixels=settings.max_image_pixels,
             ),

@@ -1,0 +1,193 @@
+"""Real ``parley worker`` processes on Redis: nothing lost, everything done once."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import redis.asyncio as redis
+
+from tests.support.factories import Account, Json, create_account, create_room, messages_of
+from tests.support.files import png
+from tests.support.processes import Cluster, RedisServer
+from tests.support.ws import WsClient
+
+FAST_JOBS = {
+    "PARLEY_JOB_RECLAIM_AFTER": "3",
+    "PARLEY_JOB_MAX_ATTEMPTS": "3",
+}
+
+
+async def _cluster(postgres_url: str, redis_server: RedisServer, tmp_path: Path) -> Cluster:
+    cluster = Cluster(postgres_url, redis_server.url, tmp_path, extra_env=FAST_JOBS)
+    await cluster.start(2)
+    return cluster
+
+
+async def _upload_many(
+    api: httpx.AsyncClient, account: Account, room_id: str, count: int
+) -> list[str]:
+    ids = []
+    for n in range(count):
+        response = await api.post(
+            f"/api/rooms/{room_id}/uploads",
+            files={"file": (f"{n}.png", png(900 + n, 600), "image/png")},
+            headers=account.headers,
+        )
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["id"])
+    return ids
+
+
+async def _all_finished(
+    api: httpx.AsyncClient, account: Account, ids: list[str], within: float
+) -> list[Json]:
+    async with asyncio.timeout(within):
+        while True:
+            uploads = [
+                (await api.get(f"/api/uploads/{upload_id}", headers=account.headers)).json()
+                for upload_id in ids
+            ]
+            if all(upload["status"] != "processing" for upload in uploads):
+                return uploads
+            await asyncio.sleep(0.25)
+
+
+async def _any_done(api: httpx.AsyncClient, account: Account, ids: list[str]) -> bool:
+    for upload_id in ids:
+        upload = (await api.get(f"/api/uploads/{upload_id}", headers=account.headers)).json()
+        if upload["status"] == "done":
+            return True
+    return False
+
+
+async def _one_message_each(
+    api: httpx.AsyncClient, account: Account, room_id: str, ids: list[str]
+) -> None:
+    history = await messages_of(api, account, room_id, limit=200)
+    posted = sorted(m["attachment"]["upload_id"] for m in history if m["kind"] == "image")
+    assert posted == sorted(ids)  # each upload exactly once
+
+
+async def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
+    postgres_url: str, private_redis: RedisServer, tmp_path: Path
+) -> None:
+    cluster = await _cluster(postgres_url, private_redis, tmp_path)
+    try:
+        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
+            account = await create_account(api)
+            room_id = str((await create_room(api, account))["id"])
+            ids = await _upload_many(api, account, room_id, 12)
+            worker = await cluster.start_worker(concurrency=2)
+            # Let it get going, then kill it with jobs in hand.
+            async with asyncio.timeout(60):
+                while not await _any_done(api, account, ids):
+                    await asyncio.sleep(0.1)
+            worker.send_signal(signal.SIGKILL)
+            await worker.wait()
+            await cluster.start_worker(concurrency=2)
+            uploads = await _all_finished(api, account, ids, within=90)
+            assert {u["status"] for u in uploads} == {"done"}
+            await _one_message_each(api, account, room_id, ids)
+    finally:
+        await cluster.close()
+
+
+async def test_a_sigterm_lets_the_worker_finish_what_it_holds(
+    postgres_url: str, private_redis: RedisServer, tmp_path: Path
+) -> None:
+    cluster = await _cluster(postgres_url, private_redis, tmp_path)
+    try:
+        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
+            account = await create_account(api)
+            room_id = str((await create_room(api, account))["id"])
+            ids = await _upload_many(api, account, room_id, 8)
+            worker = await cluster.start_worker(concurrency=2)
+            async with asyncio.timeout(60):
+                while not await _any_done(api, account, ids):
+                    await asyncio.sleep(0.1)
+            worker.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(worker.wait(), 40) == 0
+            await cluster.start_worker(concurrency=2)
+            uploads = await _all_finished(api, account, ids, within=90)
+            assert {u["status"] for u in uploads} == {"done"}
+            await _one_message_each(api, account, room_id, ids)
+    finally:
+        await cluster.close()
+
+
+async def test_redis_flushed_while_jobs_wait_and_the_sweeper_finishes_them(
+    postgres_url: str, private_redis: RedisServer, tmp_path: Path
+) -> None:
+    cluster = await _cluster(postgres_url, private_redis, tmp_path)
+    try:
+        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
+            account = await create_account(api)
+            room_id = str((await create_room(api, account))["id"])
+            ids = await _upload_many(api, account, room_id, 5)
+            client = redis.Redis.from_url(private_redis.url)
+            await client.flushall()  # the queue forgets every job
+            await client.aclose()
+            started = time.monotonic()
+            await cluster.start_worker(concurrency=2)
+            uploads = await _all_finished(api, account, ids, within=60)
+            assert {u["status"] for u in uploads} == {"done"}
+            print(f"\nafter FLUSHALL, all uploads done in {time.monotonic() - started:.1f}s")  # noqa: T201
+            await _one_message_each(api, account, room_id, ids)
+    finally:
+        await cluster.close()
+
+
+async def test_a_job_that_always_fails_is_dead_lettered(
+    postgres_url: str, private_redis: RedisServer, tmp_path: Path
+) -> None:
+    cluster = await _cluster(postgres_url, private_redis, tmp_path)
+    try:
+        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
+            account = await create_account(api)
+            room_id = str((await create_room(api, account))["id"])
+            await _upload_many(api, account, room_id, 1)
+            # Its file vanishes from storage: every attempt fails the same way.
+            for path in (tmp_path / "data" / "files" / "uploads").iterdir():
+                path.unlink()
+            await cluster.start_worker(concurrency=1)
+            queue_report = ""
+            async with asyncio.timeout(60):
+                while "FileNotFoundError" not in queue_report:
+                    await asyncio.sleep(0.5)
+                    process = await asyncio.create_subprocess_exec(
+                        "python",
+                        "-m",
+                        "parley",
+                        "queue",
+                        env=cluster.env(),
+                        stdout=asyncio.subprocess.PIPE,
+                    )
+                    queue_report = (await process.communicate())[0].decode()
+            assert "dead        1" in queue_report
+            assert "attempt 3" in queue_report
+    finally:
+        await cluster.close()
+
+
+async def test_the_uploader_hears_of_it_on_any_instance(
+    postgres_url: str, private_redis: RedisServer, tmp_path: Path
+) -> None:
+    cluster = await _cluster(postgres_url, private_redis, tmp_path)
+    try:
+        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
+            account = await create_account(api)
+            room_id = str((await create_room(api, account))["id"])
+            socket = await WsClient.authenticated(cluster.url(1), account.access_token)
+            await cluster.start_worker(concurrency=1)
+            [upload_id] = await _upload_many(api, account, room_id, 1)
+            events = [(await socket.recv_type("upload", within=60))["upload"] for _ in range(2)]
+            assert [(e["id"], e["status"]) for e in events] == [
+                (upload_id, "processing"),
+                (upload_id, "done"),
+            ]
+    finally:
+        await cluster.close()
