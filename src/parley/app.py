@@ -25,6 +25,7 @@ from parley.infrastructure import (
     build_storage,
     redis_client,
 )
+from parley.observability.metrics import Metrics
 from parley.realtime.connection import CLOSE_TRY_AGAIN_LATER
 from parley.realtime.history import History
 from parley.realtime.hub import Hub
@@ -128,4 +129,5 @@ async def _build_state(settings: Settings, stack: contextlib.AsyncExitStack) -> 
         ),
         queue=build_queue(settings, client),
         storage=build_storage(settings),
+        metrics=Metrics(),
     )

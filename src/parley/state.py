@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from parley.core.settings import Settings
 from parley.db.engine import SessionFactory
 from parley.db.unit_of_work import UnitOfWork
+from parley.observability.metrics import Metrics
 from parley.realtime.broker import Broker
 from parley.realtime.history import History
 from parley.realtime.hub import Hub
@@ -36,6 +37,7 @@ class AppState:
     presence: PresenceTracker
     queue: TaskQueue
     storage: Storage
+    metrics: Metrics
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)

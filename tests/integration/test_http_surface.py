@@ -34,3 +34,11 @@ async def test_the_openapi_page_and_its_authorize_flow(client: httpx.AsyncClient
     assert flows["password"]["tokenUrl"] == "/api/auth/token"
     for path in ("/api/auth/register", "/api/auth/login", "/api/auth/refresh", "/api/users/me"):
         assert path in schema["paths"]
+
+
+async def test_metrics_report_the_queue(client: httpx.AsyncClient) -> None:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    for family in ("parley_queue_depth", "parley_queue_in_flight", "parley_queue_dead_letters"):
+        assert f"\n{family} 0.0" in response.text
