@@ -17,6 +17,7 @@ from tests.support.databases import (
     migrate_sqlite_file,
     run_in_fresh_loop,
 )
+from tests.support.processes import RedisServer
 from tests.support.servers import serve_in_process
 from tests.support.ws import WsClient
 
@@ -36,6 +37,15 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 async def _close_websockets() -> AsyncIterator[None]:
     yield
     await WsClient.close_all()
+
+
+@pytest.fixture
+async def private_redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
+    """A Redis of this test's own, which it may kill and restart."""
+    redis = RedisServer(tmp_path)
+    await redis.start()
+    yield redis
+    await redis.kill()
 
 
 @pytest.fixture(scope="session")

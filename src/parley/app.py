@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from parley import __version__
 from parley.api import websocket
 from parley.api.error_handlers import install_error_handlers
-from parley.api.routers import auth, health, messages, rooms, uploads, users
+from parley.api.routers import auth, health, messages, rooms, uploads, users, web
 from parley.core.secret_key import with_secret_key
 from parley.core.settings import Settings
 from parley.db.engine import create_engine, create_session_factory
@@ -86,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (auth.router, users.router, rooms.router, messages.router, uploads.router):
         app.include_router(router, prefix="/api")
     app.include_router(websocket.router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
     return app
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import Cluster, RedisServer
+from tests.support.processes import Cluster
 
 SHARED_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -17,14 +17,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/cluster/" in str(item.path):
             item.add_marker(pytest.mark.cluster)
-
-
-@pytest.fixture
-async def private_redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    redis = RedisServer(tmp_path)
-    await redis.start()
-    yield redis
-    await redis.kill()
 
 
 @pytest.fixture

@@ -224,6 +224,7 @@ async def test_every_room_endpoint_answers_404_to_a_non_member(client: httpx.Asy
         ("PATCH", f"{base}/messages/{message['id']}", {"body": "x"}),
         ("DELETE", f"{base}/messages/{message['id']}", None),
         ("POST", f"{base}/join", None),
+        ("GET", f"{base}/presence", None),
     ]
     for method, url, body in attempts:
         response = await client.request(method, url, json=body, headers=stranger.headers)

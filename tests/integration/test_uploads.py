@@ -88,6 +88,23 @@ async def test_an_image_is_accepted_at_once_then_thumbnailed_and_posted(
     assert posted["attachment"]["thumbnail_url"] == done["result"]["thumbnail_url"]
 
 
+async def test_a_file_near_the_size_limit_is_answered_at_once(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    account, room_id = await _member_and_room(client)
+    big = b"All work and no play makes Jack a dull boy.\n" * (24 * 1024 * 1024 // 44)
+    assert settings.max_upload_bytes - 1024 * 1024 < len(big) <= settings.max_upload_bytes
+    started = time.perf_counter()
+    response = await _upload(client, account, room_id, big, "big.txt")
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 202
+    assert response.json()["size"] == len(big)
+    # Sending 24 MB over loopback included: the answer does not wait for any processing.
+    assert elapsed < 1.0, f"202 took {elapsed:.2f}s"
+    done = await _finished(client, account, response.json()["id"])
+    assert done["result"]["lines"] == len(big) // 44
+
+
 async def test_a_photo_loses_its_metadata_but_keeps_its_orientation(
     client: httpx.AsyncClient,
 ) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["Cluster", "RedisServer", "free_port"]
+__all__ = ["Cluster", "EmbeddedServer", "RedisServer", "free_port"]
 
 
 def free_port() -> int:
@@ -187,3 +187,42 @@ class RedisServer:
         if self.process is not None and self.process.returncode is None:
             self.process.kill()
             await self.process.wait()
+
+
+@dataclass
+class EmbeddedServer:
+    """``parley serve`` on the embedded default: nothing configured but a data dir."""
+
+    workdir: Path
+    instance: Instance = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.instance = Instance(free_port(), self.workdir / "serve-embedded.log")
+
+    @property
+    def url(self) -> str:
+        return self.instance.url
+
+    async def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+        env["PARLEY_DATA_DIR"] = str(self.workdir / "data")
+        with self.instance.log.open("ab") as log:
+            self.instance.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "parley",
+                "serve",
+                "--port",
+                str(self.instance.port),
+                env=env,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=log,
+            )
+        await _wait_until_ready(self.url, self.instance.process, self.instance.log)
+
+    async def stop(self) -> None:
+        process = self.instance.process
+        if process is not None and process.returncode is None:
+            process.terminate()
+            await asyncio.wait_for(process.wait(), 30)
