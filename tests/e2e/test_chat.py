@@ -43,6 +43,11 @@ async def _conversation(
         f"{alice.name} is typing", timeout=10_000
     )
     await alice.page.get_by_label("Message", exact=True).fill("")
+    await bob.start_typing("me t")
+    await expect(alice.page.locator("#typing")).to_contain_text(
+        f"{bob.name} is typing", timeout=10_000
+    )
+    await bob.page.get_by_label("Message", exact=True).fill("")
 
     picture = tmp_path / "sunset.png"
     picture.write_bytes(png(1280, 720, "darkorange"))
