@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 import redis.asyncio as redis
 
 from tests.support.factories import Account, Json, create_account, create_room, messages_of
@@ -21,10 +25,30 @@ FAST_JOBS = {
 }
 
 
-async def _cluster(postgres_url: str, redis_server: RedisServer, tmp_path: Path) -> Cluster:
-    cluster = Cluster(postgres_url, redis_server.url, tmp_path, extra_env=FAST_JOBS)
+@dataclass
+class Setting:
+    """Two instances on a Redis of the test's own, and a member of a room, signed in."""
+
+    cluster: Cluster
+    api: httpx.AsyncClient
+    account: Account
+    room_id: str
+    redis: RedisServer
+
+
+@pytest.fixture
+async def setting(
+    postgres_url: str, private_redis: RedisServer, tmp_path: Path
+) -> AsyncIterator[Setting]:
+    cluster = Cluster(postgres_url, private_redis.url, tmp_path, extra_env=FAST_JOBS)
     await cluster.start(2)
-    return cluster
+    try:
+        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
+            account = await create_account(api)
+            room_id = str((await create_room(api, account))["id"])
+            yield Setting(cluster, api, account, room_id, private_redis)
+    finally:
+        await cluster.close()
 
 
 async def _upload_many(
@@ -73,121 +97,83 @@ async def _one_message_each(
 
 
 async def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
-    postgres_url: str, private_redis: RedisServer, tmp_path: Path
+    setting: Setting,
 ) -> None:
-    cluster = await _cluster(postgres_url, private_redis, tmp_path)
-    try:
-        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
-            account = await create_account(api)
-            room_id = str((await create_room(api, account))["id"])
-            ids = await _upload_many(api, account, room_id, 12)
-            worker = await cluster.start_worker(concurrency=2)
-            # Let it get going, then kill it with jobs in hand.
-            async with asyncio.timeout(60):
-                while not await _any_done(api, account, ids):
-                    await asyncio.sleep(0.1)
-            worker.send_signal(signal.SIGKILL)
-            await worker.wait()
-            await cluster.start_worker(concurrency=2)
-            uploads = await _all_finished(api, account, ids, within=90)
-            assert {u["status"] for u in uploads} == {"done"}
-            await _one_message_each(api, account, room_id, ids)
-    finally:
-        await cluster.close()
+    api, account, room_id = setting.api, setting.account, setting.room_id
+    ids = await _upload_many(api, account, room_id, 12)
+    worker = await setting.cluster.start_worker(concurrency=2)
+    # Let it get going, then kill it with jobs in hand.
+    async with asyncio.timeout(60):
+        while not await _any_done(api, account, ids):
+            await asyncio.sleep(0.1)
+    worker.send_signal(signal.SIGKILL)
+    await worker.wait()
+    await setting.cluster.start_worker(concurrency=2)
+    uploads = await _all_finished(api, account, ids, within=90)
+    assert {u["status"] for u in uploads} == {"done"}
+    await _one_message_each(api, account, room_id, ids)
 
 
-async def test_a_sigterm_lets_the_worker_finish_what_it_holds(
-    postgres_url: str, private_redis: RedisServer, tmp_path: Path
-) -> None:
-    cluster = await _cluster(postgres_url, private_redis, tmp_path)
-    try:
-        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
-            account = await create_account(api)
-            room_id = str((await create_room(api, account))["id"])
-            ids = await _upload_many(api, account, room_id, 8)
-            worker = await cluster.start_worker(concurrency=2)
-            async with asyncio.timeout(60):
-                while not await _any_done(api, account, ids):
-                    await asyncio.sleep(0.1)
-            worker.send_signal(signal.SIGTERM)
-            assert await asyncio.wait_for(worker.wait(), 40) == 0
-            await cluster.start_worker(concurrency=2)
-            uploads = await _all_finished(api, account, ids, within=90)
-            assert {u["status"] for u in uploads} == {"done"}
-            await _one_message_each(api, account, room_id, ids)
-    finally:
-        await cluster.close()
+async def test_a_sigterm_lets_the_worker_finish_what_it_holds(setting: Setting) -> None:
+    api, account, room_id = setting.api, setting.account, setting.room_id
+    ids = await _upload_many(api, account, room_id, 8)
+    worker = await setting.cluster.start_worker(concurrency=2)
+    async with asyncio.timeout(60):
+        while not await _any_done(api, account, ids):
+            await asyncio.sleep(0.1)
+    worker.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(worker.wait(), 40) == 0
+    await setting.cluster.start_worker(concurrency=2)
+    uploads = await _all_finished(api, account, ids, within=90)
+    assert {u["status"] for u in uploads} == {"done"}
+    await _one_message_each(api, account, room_id, ids)
 
 
 async def test_redis_flushed_while_jobs_wait_and_the_sweeper_finishes_them(
-    postgres_url: str, private_redis: RedisServer, tmp_path: Path
+    setting: Setting,
 ) -> None:
-    cluster = await _cluster(postgres_url, private_redis, tmp_path)
-    try:
-        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
-            account = await create_account(api)
-            room_id = str((await create_room(api, account))["id"])
-            ids = await _upload_many(api, account, room_id, 5)
-            client = redis.Redis.from_url(private_redis.url)
-            await client.flushall()  # the queue forgets every job
-            await client.aclose()
-            started = time.monotonic()
-            await cluster.start_worker(concurrency=2)
-            uploads = await _all_finished(api, account, ids, within=60)
-            assert {u["status"] for u in uploads} == {"done"}
-            print(f"\nafter FLUSHALL, all uploads done in {time.monotonic() - started:.1f}s")  # noqa: T201
-            await _one_message_each(api, account, room_id, ids)
-    finally:
-        await cluster.close()
+    api, account, room_id = setting.api, setting.account, setting.room_id
+    ids = await _upload_many(api, account, room_id, 5)
+    client = redis.Redis.from_url(setting.redis.url)
+    await client.flushall()  # the queue forgets every job
+    await client.aclose()
+    started = time.monotonic()
+    await setting.cluster.start_worker(concurrency=2)
+    uploads = await _all_finished(api, account, ids, within=60)
+    assert {u["status"] for u in uploads} == {"done"}
+    print(f"\nafter FLUSHALL, all uploads done in {time.monotonic() - started:.1f}s")  # noqa: T201
+    await _one_message_each(api, account, room_id, ids)
 
 
-async def test_a_job_that_always_fails_is_dead_lettered(
-    postgres_url: str, private_redis: RedisServer, tmp_path: Path
-) -> None:
-    cluster = await _cluster(postgres_url, private_redis, tmp_path)
-    try:
-        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
-            account = await create_account(api)
-            room_id = str((await create_room(api, account))["id"])
-            await _upload_many(api, account, room_id, 1)
-            # Its file vanishes from storage: every attempt fails the same way.
-            for path in (tmp_path / "data" / "files" / "uploads").iterdir():
-                path.unlink()
-            await cluster.start_worker(concurrency=1)
-            queue_report = ""
-            async with asyncio.timeout(60):
-                while "FileNotFoundError" not in queue_report:
-                    await asyncio.sleep(0.5)
-                    process = await asyncio.create_subprocess_exec(
-                        "python",
-                        "-m",
-                        "parley",
-                        "queue",
-                        env=cluster.env(),
-                        stdout=asyncio.subprocess.PIPE,
-                    )
-                    queue_report = (await process.communicate())[0].decode()
-            assert "dead        1" in queue_report
-            assert "attempt 3" in queue_report
-    finally:
-        await cluster.close()
+async def test_a_job_that_always_fails_is_dead_lettered(setting: Setting, tmp_path: Path) -> None:
+    await _upload_many(setting.api, setting.account, setting.room_id, 1)
+    # Its file vanishes from storage: every attempt fails the same way.
+    for path in (tmp_path / "data" / "files" / "uploads").iterdir():
+        path.unlink()
+    await setting.cluster.start_worker(concurrency=1)
+    report = ""
+    async with asyncio.timeout(60):
+        while "FileNotFoundError" not in report:
+            await asyncio.sleep(0.5)
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "parley",
+                "queue",
+                env=setting.cluster.env(),
+                stdout=asyncio.subprocess.PIPE,
+            )
+            report = (await process.communicate())[0].decode()
+    assert "dead        1" in report
+    assert "attempt 3" in report
 
 
-async def test_the_uploader_hears_of_it_on_any_instance(
-    postgres_url: str, private_redis: RedisServer, tmp_path: Path
-) -> None:
-    cluster = await _cluster(postgres_url, private_redis, tmp_path)
-    try:
-        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
-            account = await create_account(api)
-            room_id = str((await create_room(api, account))["id"])
-            socket = await WsClient.authenticated(cluster.url(1), account.access_token)
-            await cluster.start_worker(concurrency=1)
-            [upload_id] = await _upload_many(api, account, room_id, 1)
-            events = [(await socket.recv_type("upload", within=60))["upload"] for _ in range(2)]
-            assert [(e["id"], e["status"]) for e in events] == [
-                (upload_id, "processing"),
-                (upload_id, "done"),
-            ]
-    finally:
-        await cluster.close()
+async def test_the_uploader_hears_of_it_on_any_instance(setting: Setting) -> None:
+    socket = await WsClient.authenticated(setting.cluster.url(1), setting.account.access_token)
+    await setting.cluster.start_worker(concurrency=1)
+    [upload_id] = await _upload_many(setting.api, setting.account, setting.room_id, 1)
+    events = [(await socket.recv_type("upload", within=60))["upload"] for _ in range(2)]
+    assert [(e["id"], e["status"]) for e in events] == [
+        (upload_id, "processing"),
+        (upload_id, "done"),
+    ]
