@@ -92,7 +92,7 @@ async def test_a_file_near_the_size_limit_is_answered_at_once(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     account, room_id = await _member_and_room(client)
-    big = b"All work and no play makes Jack a dull boy.\n" * (24 * 1024 * 1024 // 44)
+    big = b"All work and no play makes Jack a dull boy.\n" * ((25 * 1024 * 1024 - 50_000) // 44)
     assert settings.max_upload_bytes - 1024 * 1024 < len(big) <= settings.max_upload_bytes
     started = time.perf_counter()
     response = await _upload(client, account, room_id, big, "big.txt")
@@ -263,3 +263,36 @@ async def test_uploads_are_for_members_only(client: httpx.AsyncClient) -> None:
 async def test_an_empty_file_is_refused(client: httpx.AsyncClient, size: int) -> None:
     account, room_id = await _member_and_room(client)
     assert (await _upload(client, account, room_id, bytes(size), "empty.txt")).status_code == 415
+
+
+async def test_a_slow_upload_holds_up_nobody(client: httpx.AsyncClient) -> None:
+    """The body streams in with no transaction open: even on SQLite, whose writers take
+    turns, others keep posting while an upload trickles in."""
+    account, room_id = await _member_and_room(client)
+    halfway = asyncio.Event()
+    release = asyncio.Event()
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b"--xyz\r\nContent-Disposition: form-data; "
+        yield b'name="file"; filename="slow.txt"\r\n\r\n'
+        yield b"first half\n" * 1000
+        halfway.set()
+        await release.wait()
+        yield b"second half\n" * 1000
+        yield b"\r\n--xyz--\r\n"
+
+    uploading = asyncio.create_task(
+        client.post(
+            f"/api/rooms/{room_id}/uploads",
+            content=trickle(),
+            headers={**account.headers, "content-type": "multipart/form-data; boundary=xyz"},
+        )
+    )
+    await asyncio.wait_for(halfway.wait(), 10)
+    async with asyncio.timeout(5):
+        posted = await client.post(
+            f"/api/rooms/{room_id}/messages", json={"body": "meanwhile"}, headers=account.headers
+        )
+    assert posted.status_code == 201
+    release.set()
+    assert (await uploading).status_code == 202

@@ -69,7 +69,7 @@ def test_the_envelope_round_trips() -> None:
     for event in (
         Outbound(frame='{"a": "b:c\\n"}', seq=42),
         Outbound(frame="{}", exclude_user=user),
-        Outbound(frame="{}", leave_room=room),
+        Outbound(frame="{}", departing_user=room),
         Outbound(frame="{}"),
     ):
         assert decode_envelope(encode_envelope(event)) == event

@@ -7,6 +7,7 @@ from typing import Annotated, cast
 
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from parley.core.errors import NotAuthenticated
@@ -23,6 +24,7 @@ __all__ = [
     "CurrentUser",
     "MessageServiceDep",
     "RoomServiceDep",
+    "SignedInUser",
     "StateDep",
     "UnitOfWorkDep",
 ]
@@ -50,16 +52,30 @@ _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 async def current_user(
     token: Annotated[str | None, Depends(_bearer)], state: StateDep, uow: UnitOfWorkDep
 ) -> User:
-    if token is None:
-        raise NotAuthenticated("Sign in: this endpoint needs a bearer access token.")
-    claims = state.access_tokens.decode(token)
-    user = await UserRepository(uow.session).get(claims.user_id)
-    if user is None:
-        raise NotAuthenticated("The account behind this token no longer exists.")
-    return user
+    return await _user_of(token, state, uow.session)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def signed_in_user(token: Annotated[str | None, Depends(_bearer)], state: StateDep) -> User:
+    """The caller, read in a session of its own that closes at once: for endpoints that
+    must not hold a transaction open (an upload streaming in)."""
+    async with state.session_factory() as session:
+        return await _user_of(token, state, session)
+
+
+SignedInUser = Annotated[User, Depends(signed_in_user)]
+
+
+async def _user_of(token: str | None, state: AppState, session: AsyncSession) -> User:
+    if token is None:
+        raise NotAuthenticated("Sign in: this endpoint needs a bearer access token.")
+    claims = state.access_tokens.decode(token)
+    user = await UserRepository(session).get(claims.user_id)
+    if user is None:
+        raise NotAuthenticated("The account behind this token no longer exists.")
+    return user
 
 
 def auth_service(state: StateDep, uow: UnitOfWorkDep) -> AuthService:

@@ -15,6 +15,11 @@ from parley.core.errors import BadRequest
 
 __all__ = ["FilePart", "file_part"]
 
+# Part headers are a few hundred bytes; anything near this is an attack, not a form.
+_MAX_HEADER_BYTES = 16 * 1024
+# What may come before the file field (other fields), read and thrown away.
+_MAX_PREAMBLE_BYTES = 256 * 1024
+
 
 class FilePart:
     def __init__(self, filename: str, chunks: AsyncIterator[bytes]) -> None:
@@ -30,10 +35,14 @@ async def file_part(request: Request, field: str = "file") -> FilePart:
         raise BadRequest("Send the file as multipart/form-data, in a field named 'file'.")
     reader = _Reader(boundary, field)
     body = request.stream()
+    seen = 0
     async for chunk in body:
+        seen += len(chunk)
         reader.feed(chunk)
         if reader.filename is not None:
             return FilePart(reader.filename, reader.rest(body))
+        if seen > _MAX_PREAMBLE_BYTES:
+            raise BadRequest(f"No file field named {field!r} near the start of the form.")
     raise BadRequest(f"The form has no file field named {field!r}.")
 
 
@@ -82,9 +91,15 @@ class _Reader:
 
     def _header_field(self, data: bytes, start: int, end: int) -> None:
         self._header_name += data[start:end]
+        self._check_header()
 
     def _header_value_part(self, data: bytes, start: int, end: int) -> None:
         self._header_value += data[start:end]
+        self._check_header()
+
+    def _check_header(self) -> None:
+        if len(self._header_name) + len(self._header_value) > _MAX_HEADER_BYTES:
+            raise BadRequest("A form part's headers are too long.")
 
     def _header_end(self) -> None:
         self._headers[self._header_name.lower()] = self._header_value

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import orjson
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 from starlette.websockets import WebSocketState
 
@@ -67,8 +68,8 @@ class SocketSession:
 
     async def run(self) -> None:
         hub, connection = self._state.hub, self.connection
-        await hub.register(connection)
         try:
+            await hub.register(connection)
             await self._presence(online=True)
             async with asyncio.TaskGroup() as group:
                 connection.attach(
@@ -169,6 +170,9 @@ class SocketSession:
         except DBAPIError:
             log.warning("database unavailable while handling a %s frame", frame.type)
             self._error("unavailable", "The database is unreachable; try again shortly.", ref)
+        except RedisError:
+            log.warning("redis unavailable while handling a %s frame", frame.type)
+            self._error("unavailable", "A server component is unreachable; try again.", ref)
 
     # --- frame handlers ---------------------------------------------------------------
 

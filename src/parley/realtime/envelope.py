@@ -1,11 +1,12 @@
 """What travels on the broker: a one-line header, then the frame exactly as clients get it.
 
-``b"<seq>:<exclude_user>:<leave_room>\\n<frame json>"`` — ``seq`` is set for ``message``
-events (the hub orders and de-duplicates by it), ``exclude_user`` for events the acting user
-does not get back (typing), ``leave_room`` on a user's channel when that user left a room:
-each of their sockets stops receiving it, on every instance. The frame is encoded once, by
-the publisher, and forwarded to every socket untouched: no instance parses or re-encodes it
-per socket.
+``b"<seq>:<exclude_user>:<departing_user>\\n<frame json>"`` — ``seq`` is set for
+``message`` events (the hub orders and de-duplicates by it), ``exclude_user`` for events the
+acting user does not get back (typing), ``departing_user`` on the system message that records a
+user leaving: once it is delivered, that user's sockets stop receiving the room. Riding on a
+seq'd message, the departure is as reliable as the message (gaps are filled from the
+database). The frame is encoded once, by the publisher, and forwarded to every socket
+untouched: no instance parses or re-encodes it per socket.
 """
 
 from __future__ import annotations
@@ -21,22 +22,22 @@ class Outbound:
     frame: str
     seq: int | None = None
     exclude_user: uuid.UUID | None = None
-    leave_room: uuid.UUID | None = None
+    departing_user: uuid.UUID | None = None
 
 
 def encode_envelope(event: Outbound) -> bytes:
     seq = "" if event.seq is None else str(event.seq)
     exclude = "" if event.exclude_user is None else event.exclude_user.hex
-    leave = "" if event.leave_room is None else event.leave_room.hex
-    return f"{seq}:{exclude}:{leave}\n{event.frame}".encode()
+    departing = "" if event.departing_user is None else event.departing_user.hex
+    return f"{seq}:{exclude}:{departing}\n{event.frame}".encode()
 
 
 def decode_envelope(data: bytes) -> Outbound:
     header, _, frame = data.partition(b"\n")
-    seq, exclude, leave = header.split(b":")
+    seq, exclude, departing = header.split(b":")
     return Outbound(
         frame=frame.decode(),
         seq=int(seq) if seq else None,
         exclude_user=uuid.UUID(exclude.decode()) if exclude else None,
-        leave_room=uuid.UUID(leave.decode()) if leave else None,
+        departing_user=uuid.UUID(departing.decode()) if departing else None,
     )

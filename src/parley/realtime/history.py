@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 
 from parley.db.engine import SessionFactory
+from parley.db.models import MessageKind
 from parley.realtime.envelope import Outbound
 from parley.realtime.frames import MessageEventFrame
 from parley.repositories.messages import MessageRepository
 from parley.repositories.rooms import RoomRepository
 from parley.schemas.messages import MessageOut
+from parley.services.system_events import SystemEvent
 
 __all__ = ["History", "message_event"]
 
@@ -18,7 +20,17 @@ PAGE_SIZE = 200
 
 def message_event(message: MessageOut) -> Outbound:
     frame = MessageEventFrame(type="message", room_id=message.room_id, message=message)
-    return Outbound(frame=frame.model_dump_json(), seq=message.seq)
+    return Outbound(
+        frame=frame.model_dump_json(), seq=message.seq, departing_user=_departing(message)
+    )
+
+
+def _departing(message: MessageOut) -> uuid.UUID | None:
+    """The user a "left" system message records, whose sockets must stop there."""
+    attachment = message.attachment or {}
+    if message.kind is not MessageKind.SYSTEM or attachment.get("event") != SystemEvent.LEFT:
+        return None
+    return uuid.UUID(attachment["user"]["id"])
 
 
 class History:

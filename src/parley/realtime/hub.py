@@ -22,6 +22,7 @@ from parley.realtime.broker import Broker, Delivery
 from parley.realtime.connection import Connection
 from parley.realtime.envelope import Outbound, decode_envelope, encode_envelope
 from parley.realtime.feed import RoomFeed
+from parley.realtime.frames import UnsubscribedFrame
 from parley.realtime.history import PAGE_SIZE, History
 
 __all__ = ["Hub"]
@@ -88,6 +89,9 @@ class Hub:
                 del self._users[connection.user_id]
                 await self._broker.unsubscribe(f"{self._user_prefix}{connection.user_id}")
 
+    # Brokers keep the channels they were asked for and subscribe them again when they are
+    # back (see RedisBroker), so the local bookkeeping above never waits on Redis being up.
+
     async def join_room(
         self, connection: Connection, room_id: uuid.UUID, since: int | None
     ) -> None:
@@ -98,23 +102,33 @@ class Hub:
             return
         room = self._rooms[room_id] = _Room()
         room.sockets.add(connection)
-        # Subscribe first, then read where the room stands: whatever commits after the read
-        # is published after we listen, so nothing falls between the two.
-        await self._broker.subscribe(f"{self._room_prefix}{room_id}")
-        last_seq = await self._history.last_seq(room_id)
+        try:
+            # Subscribe first, then read where the room stands: whatever commits after the
+            # read is published after we listen, so nothing falls between the two.
+            await self._broker.subscribe(f"{self._room_prefix}{room_id}")
+            last_seq = await self._history.last_seq(room_id)
+        except BaseException:
+            await self.leave_room(connection, room_id)  # no half-started room stays behind
+            raise
         self._dispatch(room_id, room, room.feed.start(last_seq))
 
     async def leave_room(self, connection: Connection, room_id: uuid.UUID) -> None:
+        if self._detach(connection, room_id):
+            await self._broker.unsubscribe(f"{self._room_prefix}{room_id}")
+
+    def _detach(self, connection: Connection, room_id: uuid.UUID) -> bool:
+        """Stop the room for this socket at once; True when no local socket watches it now."""
         connection.unsubscribe(room_id)
         room = self._rooms.get(room_id)
         if room is None:
-            return
+            return False
         room.sockets.discard(connection)
-        if not room.sockets:
-            del self._rooms[room_id]
-            if room.gap_timer is not None:
-                room.gap_timer.cancel()
-            await self._broker.unsubscribe(f"{self._room_prefix}{room_id}")
+        if room.sockets:
+            return False
+        del self._rooms[room_id]
+        if room.gap_timer is not None:
+            room.gap_timer.cancel()
+        return True
 
     async def close_all(self, code: int, reason: str) -> None:
         for connection in list(self.connections):
@@ -126,17 +140,33 @@ class Hub:
         """Listen until cancelled: the one consumer of this process's broker."""
         reconciler = asyncio.create_task(self._reconcile_forever())
         try:
-            async for event in self._broker.events():
-                if isinstance(event, Delivery):
-                    self._on_delivery(event)
-                else:
-                    log.info("broker reconnected: re-reading %d rooms", len(self._rooms))
-                    for room_id in list(self._rooms):
-                        self._spawn(self._fill(room_id))
+            while True:
+                try:
+                    await self._listen()
+                except Exception:
+                    # Whatever broke, delivery must go on: listen again, and re-read the rooms.
+                    log.exception("the broker listener failed; restarting it")
+                    await asyncio.sleep(1)
+                    self._refill_all()
         finally:
             reconciler.cancel()
             for task in list(self._background):
                 task.cancel()
+
+    async def _listen(self) -> None:
+        async for event in self._broker.events():
+            if isinstance(event, Delivery):
+                try:
+                    self._on_delivery(event)
+                except Exception:
+                    log.exception("could not handle an event on %s", event.channel)
+            else:
+                log.info("broker reconnected: re-reading %d rooms", len(self._rooms))
+                self._refill_all()
+
+    def _refill_all(self) -> None:
+        for room_id in list(self._rooms):
+            self._spawn(self._fill(room_id))
 
     def _on_delivery(self, delivery: Delivery) -> None:
         channel = delivery.channel
@@ -148,11 +178,7 @@ class Hub:
         elif channel.startswith(self._user_prefix):
             user_id = uuid.UUID(channel[len(self._user_prefix) :])
             event = decode_envelope(delivery.data)
-            for connection in list(self._users.get(user_id, ())):
-                if event.leave_room is not None:
-                    if not connection.is_subscribed(event.leave_room):
-                        continue
-                    self._spawn(self.leave_room(connection, event.leave_room))
+            for connection in self._users.get(user_id, ()):
                 connection.send(event.frame)
 
     def _dispatch(self, room_id: uuid.UUID, room: _Room, events: list[Outbound]) -> None:
@@ -160,6 +186,12 @@ class Hub:
             for connection in list(room.sockets):
                 if event.exclude_user != connection.user_id:
                     connection.deliver(room_id, event)
+                if event.departing_user == connection.user_id:
+                    # They left: this message is the last they get from the room.
+                    connection.send(
+                        UnsubscribedFrame(room_id=room_id, reason="left").model_dump_json()
+                    )
+                    self._spawn(self.leave_room(connection, room_id))
         if room.feed.missing() is None:
             if room.gap_timer is not None:
                 room.gap_timer.cancel()
@@ -209,8 +241,9 @@ class Hub:
         last_seqs = await self._history.last_seqs(list(self._rooms))
         for room_id, last_seq in last_seqs.items():
             room = self._rooms.get(room_id)
-            expected = room.feed.expected if room else None
-            if expected is not None and last_seq >= expected:
+            if room is None or room.feed.expected is None:
+                continue
+            if last_seq >= room.feed.expected:
                 self._spawn(self._fill(room_id))
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:

@@ -10,7 +10,6 @@ from parley.realtime.frames import (
     MessageEventFrame,
     PresenceFrame,
     TypingEventFrame,
-    UnsubscribedFrame,
     UploadEventFrame,
 )
 from parley.realtime.history import message_event
@@ -45,13 +44,6 @@ class EventPublisher:
     ) -> None:
         frame = PresenceFrame(room_id=room_id, user=user, status=status)
         await self._hub.publish_to_room(room_id, Outbound(frame.model_dump_json()))
-
-    async def left_room(self, user_id: uuid.UUID, room_id: uuid.UUID) -> None:
-        """Stop the user's sockets, on every instance, from receiving a room they left."""
-        frame = UnsubscribedFrame(room_id=room_id, reason="left")
-        await self._hub.publish_to_user(
-            user_id, Outbound(frame.model_dump_json(), leave_room=room_id)
-        )
 
     async def upload(self, user_id: uuid.UUID, upload: UploadOut) -> None:
         """An upload's status, to its uploader's sockets on every instance."""

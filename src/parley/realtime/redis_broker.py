@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from parley.realtime.broker import BrokerEvent, Delivery, Reconnected
@@ -32,6 +34,9 @@ class RedisBroker:
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
         self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        # The channels asked for: subscribed again whenever Redis is back, even those whose
+        # first SUBSCRIBE failed because Redis was away at the time.
+        self._wanted: set[str] = set()
         self._subscribed = asyncio.Event()
         self._reconnected = False
         self._watching: Any = None
@@ -52,12 +57,20 @@ class RedisBroker:
             await self._client.publish(channel, data)
 
     async def subscribe(self, channel: str) -> None:
-        await self._pubsub.subscribe(channel)
-        self._watch_connection()
+        self._wanted.add(channel)
         self._subscribed.set()
+        try:
+            await self._pubsub.subscribe(channel)
+            self._watch_connection()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            log.warning("could not subscribe %s now (%s); will when Redis is back", channel, error)
+            self._reconnected = True
 
     async def unsubscribe(self, channel: str) -> None:
-        await self._pubsub.unsubscribe(channel)
+        self._wanted.discard(channel)
+        # A connection that is gone has no subscriptions left to drop.
+        with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+            await self._pubsub.unsubscribe(channel)
 
     async def ping(self) -> None:
         await self._client.ping()
@@ -67,11 +80,13 @@ class RedisBroker:
         while True:
             await self._subscribed.wait()
             try:
+                await self._subscribe_missing()
                 message = await self._pubsub.get_message(
                     ignore_subscribe_messages=True, timeout=_IDLE_POLL_SECONDS
                 )
-            except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            except (RedisError, OSError) as error:
                 log.warning("redis pub/sub connection lost (%s); reconnecting", error)
+                self._reconnected = True
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
                 continue
@@ -81,6 +96,16 @@ class RedisBroker:
                 yield Reconnected()
             if message is not None and message["type"] == "message":
                 yield Delivery(message["channel"].decode(), message["data"])
+
+    async def _subscribe_missing(self) -> None:
+        current = {
+            channel.decode() if isinstance(channel, bytes) else channel
+            for channel in self._pubsub.channels
+        }
+        missing = self._wanted - current
+        if missing:
+            await self._pubsub.subscribe(*missing)
+            self._watch_connection()
 
     def _watch_connection(self) -> None:
         connection: Any = self._pubsub.connection  # redis-py leaves it unannotated

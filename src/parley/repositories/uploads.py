@@ -39,6 +39,21 @@ class UploadRepository(Repository[Upload]):
         )
         return (await self.session.scalars(statement)).one_or_none()
 
+    async def take_for_finishing(self, upload_id: uuid.UUID, attempt: int) -> Upload | None:
+        """Lock the upload for writing its outcome, if our claim (``attempt``) still holds it:
+        a worker whose lease lapsed and was taken over must not finish it a second time."""
+        statement = (
+            update(Upload)
+            .where(
+                Upload.id == upload_id,
+                Upload.status == UploadStatus.PROCESSING,
+                Upload.attempts == attempt,
+            )
+            .values(lease_until=None)
+            .returning(Upload)
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
     async def renew(self, upload_id: uuid.UUID, lease_until: datetime) -> None:
         await self.session.execute(
             update(Upload)

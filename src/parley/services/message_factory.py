@@ -6,14 +6,9 @@ from typing import Any
 
 from parley.db.models import MessageKind, User
 from parley.repositories.messages import NewMessage
+from parley.services.system_events import SystemEvent
 
 __all__ = ["MessageFactory", "SystemEvent"]
-
-
-class SystemEvent:
-    JOINED = "joined"
-    LEFT = "left"
-    RENAMED = "renamed"
 
 
 class MessageFactory:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 
 from parley.core.errors import BadRequest, Forbidden, NotFound
 from parley.db.models import Room, RoomKind, User
@@ -78,7 +77,6 @@ class RoomService:
         room = await self.get(user, room_id)
         await self._rooms.remove_member(room.id, user.id)
         await self._messages.append(room.id, MessageFactory.left(user))
-        self._uow.after_commit(partial(self._events.left_room, user.id, room.id))
         if room.owner_id == user.id:
             # Ownership passes to the longest-standing member (none: the room is ownerless).
             await self._rooms.set_owner(room.id, await self._rooms.longest_member(room.id))

@@ -65,21 +65,22 @@ class UploadProcessor:
         upload = await self._claim(command.upload_id)
         if upload is None:
             return
-        if upload.attempts > self._limits.max_attempts:
-            await self._finish(upload.id, error=f"gave up after {upload.attempts - 1} attempts")
+        attempt = upload.attempts
+        if attempt > self._limits.max_attempts:
+            await self._finish(upload.id, attempt, error=f"gave up after {attempt - 1} attempts")
             return
         renewing = asyncio.create_task(self._keep_claim(upload.id))
         try:
             preview = await self._preview(upload)
         except RejectedFileError as error:
-            await self._finish(upload.id, error=str(error))
+            await self._finish(upload.id, attempt, error=str(error))
             return
         except BaseException:
             await self._release(upload.id)  # let the retry claim it at once
             raise
         finally:
             renewing.cancel()
-        await self._finish(upload.id, preview=preview)
+        await self._finish(upload.id, attempt, preview=preview)
 
     async def _claim(self, upload_id: uuid.UUID) -> Upload | None:
         """The upload, now ours for one lease; None when it needs nothing more."""
@@ -100,10 +101,13 @@ class UploadProcessor:
         # Renewed while we work, so that it lapses soon after this worker dies, never before.
         while True:
             await asyncio.sleep(self._limits.lease / 3)
-            async with UnitOfWork(self._session_factory) as uow:
-                await UploadRepository(uow.session).renew(
-                    upload_id, datetime.now(UTC) + timedelta(seconds=self._limits.lease)
-                )
+            try:
+                async with UnitOfWork(self._session_factory) as uow:
+                    await UploadRepository(uow.session).renew(
+                        upload_id, datetime.now(UTC) + timedelta(seconds=self._limits.lease)
+                    )
+            except Exception:
+                log.exception("could not renew the lease of upload %s; retrying", upload_id)
 
     async def _preview(self, upload: Upload) -> Preview:
         data = await self._storage.read(upload.storage_key)
@@ -119,13 +123,18 @@ class UploadProcessor:
         return preview
 
     async def _finish(
-        self, upload_id: uuid.UUID, *, preview: Preview | None = None, error: str | None = None
+        self,
+        upload_id: uuid.UUID,
+        attempt: int,
+        *,
+        preview: Preview | None = None,
+        error: str | None = None,
     ) -> None:
         async with UnitOfWork(self._session_factory) as uow:
-            upload = await UploadRepository(uow.session).get(upload_id)
-            if upload is None or upload.status is not UploadStatus.PROCESSING:
+            upload = await UploadRepository(uow.session).take_for_finishing(upload_id, attempt)
+            if upload is None:
+                log.warning("upload %s was taken over before we finished it", upload_id)
                 return
-            upload.lease_until = None
             if preview is None:
                 upload.status, upload.error = UploadStatus.FAILED, error
             else:

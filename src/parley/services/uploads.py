@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from functools import partial
 
 from parley.core.errors import NotFound, PayloadTooLarge, UnsupportedType
+from parley.db.engine import SessionFactory
 from parley.db.models import Upload, User
 from parley.db.unit_of_work import UnitOfWork
 from parley.processing.detect import SNIFF_BYTES, detect
@@ -24,18 +25,20 @@ __all__ = ["UploadService", "clean_filename"]
 
 
 class UploadService:
+    """Uploads as a request sees them. Each step opens its own short transaction: the body
+    streams to storage with no transaction open, so a slow upload never holds a database
+    connection (or, on SQLite, the write lock) while its bytes trickle in."""
+
     def __init__(
         self,
-        uow: UnitOfWork,
+        session_factory: SessionFactory,
         *,
         storage: Storage,
         queue: TaskQueue,
         events: EventPublisher,
         max_bytes: int,
     ) -> None:
-        self._uow = uow
-        self._uploads = UploadRepository(uow.session)
-        self._rooms = RoomRepository(uow.session)
+        self._session_factory = session_factory
         self._storage = storage
         self._queue = queue
         self._events = events
@@ -43,8 +46,9 @@ class UploadService:
 
     async def check_room(self, user: User, room_id: uuid.UUID) -> None:
         """Before any byte of the body is read: only members upload."""
-        if not await self._rooms.is_member(room_id, user.id):
-            raise NotFound("No such room.")
+        async with self._session_factory() as session:
+            if not await RoomRepository(session).is_member(room_id, user.id):
+                raise NotFound("No such room.")
 
     async def accept(
         self, user: User, room_id: uuid.UUID, filename: str, chunks: AsyncIterator[bytes]
@@ -59,21 +63,34 @@ class UploadService:
         if size == 0:
             await self._storage.delete(key)
             raise UnsupportedType("The file is empty.")
-        upload = await self._uploads.add(
-            Upload(
-                id=upload_id,
-                room_id=room_id,
-                uploader_id=user.id,
-                filename=clean_filename(filename),
-                content_type=kind.value,
-                size=size,
-                storage_key=key,
+        try:
+            return await self._record(
+                user.id,
+                Upload(
+                    id=upload_id,
+                    room_id=room_id,
+                    uploader_id=user.id,
+                    filename=clean_filename(filename),
+                    content_type=kind.value,
+                    size=size,
+                    storage_key=key,
+                ),
             )
-        )
-        # The row is committed before the job exists: a worker never meets a job whose
-        # upload it cannot find, and a lost job is found again from this row.
-        self._uow.after_commit(partial(self._enqueue, upload.id))
-        self._uow.after_commit(partial(self._events.upload, user.id, UploadOut.of(upload)))
+        except BaseException:
+            await self._storage.delete(key)
+            raise
+
+    async def _record(self, uploader_id: uuid.UUID, upload: Upload) -> Upload:
+        async with UnitOfWork(self._session_factory) as uow:
+            # The member may have left while the file streamed in.
+            if not await RoomRepository(uow.session).is_member(upload.room_id, uploader_id):
+                raise NotFound("No such room.")
+            await UploadRepository(uow.session).add(upload)
+            # The row is committed before the job exists: a worker never meets a job whose
+            # upload it cannot find, and a lost job is found again from this row. The
+            # "processing" event goes out first, so it can never follow "done".
+            uow.after_commit(partial(self._events.upload, uploader_id, UploadOut.of(upload)))
+            uow.after_commit(partial(self._enqueue, upload.id))
         return upload
 
     async def _enqueue(self, upload_id: uuid.UUID) -> None:
@@ -92,7 +109,8 @@ class UploadService:
             yield chunk
 
     async def get(self, user: User, upload_id: uuid.UUID) -> Upload:
-        upload = await self._uploads.visible_to(upload_id, user.id)
+        async with self._session_factory() as session:
+            upload = await UploadRepository(session).visible_to(upload_id, user.id)
         if upload is None:
             raise NotFound("No such upload.")
         return upload

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import StreamingResponse
 
-from parley.api.deps import CurrentUser, StateDep, UnitOfWorkDep
+from parley.api.deps import SignedInUser, StateDep
 from parley.api.multipart_stream import file_part
 from parley.api.responses import AUTHENTICATED, error
 from parley.core.errors import NotFound, PayloadTooLarge
@@ -28,9 +28,9 @@ _MULTIPART_OVERHEAD = 16 * 1024
 _NOT_FOUND = error(404, "No such upload or room, or you are not a member (`not_found`)")
 
 
-def upload_service(state: StateDep, uow: UnitOfWorkDep) -> UploadService:
+def upload_service(state: StateDep) -> UploadService:
     return UploadService(
-        uow,
+        state.session_factory,
         storage=state.storage,
         queue=state.queue,
         events=state.events,
@@ -66,7 +66,7 @@ UploadServiceDep = Annotated[UploadService, Depends(upload_service)]
 async def upload(
     room_id: uuid.UUID,
     request: Request,
-    user: CurrentUser,
+    user: SignedInUser,
     uploads: UploadServiceDep,
     state: StateDep,
 ) -> UploadAccepted:
@@ -82,7 +82,7 @@ async def upload(
 
 @router.get("/uploads/{upload_id}", summary="An upload's status and result", responses=_NOT_FOUND)
 async def get_upload(
-    upload_id: uuid.UUID, user: CurrentUser, uploads: UploadServiceDep
+    upload_id: uuid.UUID, user: SignedInUser, uploads: UploadServiceDep
 ) -> UploadOut:
     return UploadOut.of(await uploads.get(user, upload_id))
 
@@ -94,7 +94,7 @@ async def get_upload(
     responses=_NOT_FOUND,
 )
 async def get_file(
-    upload_id: uuid.UUID, user: CurrentUser, uploads: UploadServiceDep, state: StateDep
+    upload_id: uuid.UUID, user: SignedInUser, uploads: UploadServiceDep, state: StateDep
 ) -> StreamingResponse:
     upload = await uploads.get(user, upload_id)
     return _stream(state, upload.storage_key, upload.content_type, upload.filename)
@@ -107,7 +107,7 @@ async def get_file(
     responses=_NOT_FOUND,
 )
 async def get_thumbnail(
-    upload_id: uuid.UUID, user: CurrentUser, uploads: UploadServiceDep, state: StateDep
+    upload_id: uuid.UUID, user: SignedInUser, uploads: UploadServiceDep, state: StateDep
 ) -> StreamingResponse:
     upload = await uploads.get(user, upload_id)
     if upload.status is not UploadStatus.DONE or not (upload.result or {}).get("thumbnail_url"):

@@ -1,0 +1,13 @@
+"""What system messages record; their ``attachment["event"]``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["SystemEvent"]
+
+
+class SystemEvent(StrEnum):
+    JOINED = "joined"
+    LEFT = "left"
+    RENAMED = "renamed"
