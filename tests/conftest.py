@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from parley.core.settings import Settings
+from parley.core.settings import RateLimitMode, Settings
 from tests.support.databases import (
     PostgresServer,
     copy_sqlite,
@@ -83,10 +83,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
+    # Limits off: tests sign in far more often than a person; the rate-limit tests turn them on.
     return Settings(
         database_url=database_url,
         data_dir=tmp_path / "data",
         secret_key=SecretStr(TEST_SECRET_KEY),
+        rate_limits=RateLimitMode.OFF,
     )
 
 

@@ -23,6 +23,7 @@ from parley.infrastructure import (
     build_broker,
     build_presence,
     build_queue,
+    build_rate_limiter,
     build_storage,
     redis_client,
 )
@@ -34,7 +35,7 @@ from parley.realtime.presence_tracker import PresenceTracker
 from parley.realtime.publisher import EventPublisher
 from parley.security.passwords import PasswordHasherService
 from parley.security.tokens import AccessTokenCodec
-from parley.state import AppState
+from parley.state import AppState, RateRules
 from parley.tasks.runtime import worker_runtime
 
 __all__ = ["create_app"]
@@ -133,4 +134,6 @@ async def _build_state(settings: Settings, stack: contextlib.AsyncExitStack) -> 
         queue=build_queue(settings, client),
         storage=build_storage(settings),
         metrics=Metrics(),
+        limiter=build_rate_limiter(settings, client),
+        rules=RateRules.of(settings),
     )

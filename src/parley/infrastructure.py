@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import redis.asyncio as redis
 
-from parley.core.settings import Settings
+from parley.core.settings import RateLimitMode, Settings
+from parley.ratelimit import RateLimiter, memory_rate_limiter, redis_rate_limiter
 from parley.realtime.broker import Broker
 from parley.realtime.memory_broker import MemoryBroker
 from parley.realtime.presence import MemoryPresence, Presence, RedisPresence
@@ -20,6 +21,7 @@ __all__ = [
     "build_broker",
     "build_presence",
     "build_queue",
+    "build_rate_limiter",
     "build_storage",
     "redis_client",
 ]
@@ -49,6 +51,14 @@ def build_queue(settings: Settings, client: redis.Redis | None) -> TaskQueue:
     return RedisTaskQueue(
         client, namespace=settings.redis_namespace, reclaim_after=settings.job_reclaim_after
     )
+
+
+def build_rate_limiter(settings: Settings, client: redis.Redis | None) -> RateLimiter:
+    enabled = settings.rate_limits is RateLimitMode.ON
+    if client is None or settings.redis_url is None:
+        return memory_rate_limiter(enabled=enabled)
+    namespace = settings.redis_namespace
+    return redis_rate_limiter(client, settings.redis_url, namespace=namespace, enabled=enabled)
 
 
 def build_storage(settings: Settings) -> Storage:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from parley.core.errors import RateLimited
 from parley.core.settings import Settings
 from parley.db.engine import SessionFactory
 from parley.db.unit_of_work import UnitOfWork
 from parley.observability.metrics import Metrics
+from parley.ratelimit import RateLimiter, Rule
 from parley.realtime.broker import Broker
 from parley.realtime.history import History
 from parley.realtime.hub import Hub
@@ -20,7 +23,24 @@ from parley.security.tokens import AccessTokenCodec
 from parley.storage import Storage
 from parley.tasks.queue import TaskQueue
 
-__all__ = ["AppState"]
+__all__ = ["AppState", "RateRules"]
+
+
+@dataclass(frozen=True, slots=True)
+class RateRules:
+    login: Rule
+    messages: Rule
+    uploads: Rule
+    connections: Rule
+
+    @classmethod
+    def of(cls, settings: Settings) -> RateRules:
+        return cls(
+            login=Rule("login", settings.rate_limit_login),
+            messages=Rule("messages", settings.rate_limit_messages),
+            uploads=Rule("uploads", settings.rate_limit_uploads),
+            connections=Rule("connections", settings.rate_limit_connections),
+        )
 
 
 @dataclass(slots=True)
@@ -38,6 +58,16 @@ class AppState:
     queue: TaskQueue
     storage: Storage
     metrics: Metrics
+    limiter: RateLimiter
+    rules: RateRules
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
+
+    async def enforce(self, rule: Rule, identity: str) -> None:
+        """Count one attempt; raise ``RateLimited`` (429, ``rate_limited``) past the rule."""
+        wait = await self.limiter.hit(rule, identity)
+        if wait is not None:
+            raise RateLimited(
+                math.ceil(wait), f"Too many {rule.name} attempts; try again in {wait:.0f}s."
+            )

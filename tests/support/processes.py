@@ -75,8 +75,9 @@ class Cluster:
             PARLEY_REDIS_NAMESPACE=self.namespace,
             PARLEY_SECRET_KEY="cluster-test-secret-key-0123456789-0123456789-0123456789",
             PARLEY_DATA_DIR=str(self.workdir / "data"),
-            **self.extra_env,
+            PARLEY_RATE_LIMITS="off",
         )
+        env.update(self.extra_env)
         return env
 
     async def start(self, size: int) -> None:

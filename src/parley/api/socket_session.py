@@ -177,6 +177,7 @@ class SocketSession:
     # --- frame handlers ---------------------------------------------------------------
 
     async def _send(self, frame: SendFrame) -> None:
+        await self._state.enforce(self._state.rules.messages, f"user:{self._user.id}")
         async with self._state.unit_of_work() as uow:
             user = await UserRepository(uow.session).get(self._user.id)
             if user is None:

@@ -8,8 +8,9 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from parley.api.deps import StateDep
+from parley.api.error_handlers import error_response
 from parley.api.socket_session import CLOSE_UNAUTHORIZED, SocketSession
-from parley.core.errors import NotAuthenticated
+from parley.core.errors import NotAuthenticated, RateLimited
 from parley.realtime.frames import AuthFrame, ReadyFrame, client_frame
 from parley.repositories.users import UserRepository
 from parley.schemas.users import UserOut
@@ -27,6 +28,17 @@ AUTH_TIMEOUT_SECONDS = 10
 
 @router.websocket("/ws")
 async def websocket_endpoint(websocket: WebSocket, state: StateDep) -> None:
+    address = websocket.client.host if websocket.client else "unknown"
+    try:
+        await state.enforce(state.rules.connections, f"address:{address}")
+    except RateLimited as limited:
+        # Refused at the handshake, as an HTTP 429 the client can read.
+        await websocket.send_denial_response(
+            error_response(
+                429, limited.code, limited.detail, headers={"Retry-After": str(limited.retry_after)}
+            )
+        )
+        return
     await websocket.accept()
     authenticated = await _authenticate(websocket, state)
     if authenticated is None:

@@ -6,12 +6,25 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr
+from limits import parse
+from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["RateLimitMode", "Settings"]
 
 MIB = 1024 * 1024
+
+
+def _valid_rate(text: str) -> str:
+    try:
+        parse(text)
+    except ValueError as error:
+        msg = f"not a rate limit like '10/minute' or '30 per 10 seconds': {text!r}"
+        raise ValueError(msg) from error
+    return text
+
+
+RateLimitText = Annotated[str, AfterValidator(_valid_rate)]
 
 
 class RateLimitMode(StrEnum):
@@ -95,6 +108,16 @@ class Settings(BaseSettings):
     )
     rate_limits: RateLimitMode = Field(
         default=RateLimitMode.ON, description="`off` switches every rate limit off."
+    )
+    rate_limit_login: RateLimitText = Field(
+        default="10/minute", description="Sign-in attempts, per client address and per username."
+    )
+    rate_limit_messages: RateLimitText = Field(
+        default="30/10 seconds", description="Messages sent per user (REST and WebSocket alike)."
+    )
+    rate_limit_uploads: RateLimitText = Field(default="20/minute", description="Uploads per user.")
+    rate_limit_connections: RateLimitText = Field(
+        default="60/minute", description="New WebSocket connections per client address."
     )
 
     @property

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from parley.api.deps import AuthServiceDep
+from parley.api.deps import AuthServiceDep, StateDep
 from parley.api.responses import error
 from parley.schemas.auth import LoginRequest, RefreshRequest, RegisterRequest, TokenPair
 from parley.schemas.users import UserOut
 from parley.services.auth import IssuedTokens
+from parley.state import AppState
 
 __all__ = ["router"]
 
@@ -40,19 +41,38 @@ async def register(body: RegisterRequest, auth: AuthServiceDep) -> UserOut:
     return UserOut.model_validate(user)
 
 
-@router.post("/login", summary="Sign in with a username and password", responses=_BAD_LOGIN)
-async def login(body: LoginRequest, auth: AuthServiceDep) -> TokenPair:
+_LIMITED = error(429, "Too many sign-in attempts; see `Retry-After` (`rate_limited`)")
+
+
+async def _limit_sign_in(state: AppState, request: Request, username: str) -> None:
+    # Per address (one client trying many names) and per name (many clients, one target).
+    address = request.client.host if request.client else "unknown"
+    await state.enforce(state.rules.login, f"address:{address}")
+    await state.enforce(state.rules.login, f"username:{username.lower()}")
+
+
+@router.post(
+    "/login", summary="Sign in with a username and password", responses=_BAD_LOGIN | _LIMITED
+)
+async def login(
+    body: LoginRequest, auth: AuthServiceDep, state: StateDep, request: Request
+) -> TokenPair:
+    await _limit_sign_in(state, request, body.username)
     return _pair(await auth.login(body.username, body.password))
 
 
 @router.post(
     "/token",
     summary="Sign in with the OAuth2 password form (the docs page's Authorize button)",
-    responses=_BAD_LOGIN,
+    responses=_BAD_LOGIN | _LIMITED,
 )
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], auth: AuthServiceDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    auth: AuthServiceDep,
+    state: StateDep,
+    request: Request,
 ) -> TokenPair:
+    await _limit_sign_in(state, request, form.username)
     return _pair(await auth.login(form.username, form.password))
 
 

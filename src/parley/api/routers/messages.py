@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from parley.api.deps import CurrentUser, MessageServiceDep
+from parley.api.deps import CurrentUser, MessageServiceDep, StateDep
 from parley.api.responses import AUTHENTICATED, error
 from parley.core.errors import BadRequest
 from parley.schemas.messages import MessageCreate, MessageEdit, MessageOut, MessagePage
@@ -53,11 +53,16 @@ async def history(
         "Posting again with a `client_id` you already used in this room stores nothing and "
         "answers the first message (also 201), so a client can retry safely."
     ),
-    responses=_NOT_FOUND,
+    responses=_NOT_FOUND | error(429, "Sending too fast; see `Retry-After` (`rate_limited`)"),
 )
 async def post_message(
-    room_id: uuid.UUID, body: MessageCreate, user: CurrentUser, messages: MessageServiceDep
+    room_id: uuid.UUID,
+    body: MessageCreate,
+    user: CurrentUser,
+    messages: MessageServiceDep,
+    state: StateDep,
 ) -> MessageOut:
+    await state.enforce(state.rules.messages, f"user:{user.id}")
     return (await messages.post(user, room_id, body.body, body.client_id)).message
 
 

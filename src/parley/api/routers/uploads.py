@@ -61,7 +61,8 @@ UploadServiceDep = Annotated[UploadService, Depends(upload_service)]
     },
     responses=_NOT_FOUND
     | error(413, "Larger than PARLEY_MAX_UPLOAD_BYTES (`too_large`)")
-    | error(415, "Not an image, PDF or text file, judged by its content (`unsupported_type`)"),
+    | error(415, "Not an image, PDF or text file, judged by its content (`unsupported_type`)")
+    | error(429, "Uploading too fast; see `Retry-After` (`rate_limited`)"),
 )
 async def upload(
     room_id: uuid.UUID,
@@ -71,6 +72,7 @@ async def upload(
     state: StateDep,
 ) -> UploadAccepted:
     await uploads.check_room(user, room_id)
+    await state.enforce(state.rules.uploads, f"user:{user.id}")
     declared = int(request.headers.get("content-length") or 0)
     if declared > state.settings.max_upload_bytes + _MULTIPART_OVERHEAD:
         # Refused before reading a byte of the body.
