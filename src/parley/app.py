@@ -27,6 +27,7 @@ from parley.infrastructure import (
     build_storage,
     redis_client,
 )
+from parley.observability.http import RequestObservability
 from parley.observability.metrics import Metrics
 from parley.realtime.connection import CLOSE_TRY_AGAIN_LATER
 from parley.realtime.history import History
@@ -43,11 +44,12 @@ __all__ = ["create_app"]
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = with_secret_key(settings or Settings())
+    metrics = Metrics()  # a registry only: nothing connects
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, AppState]]:
         async with contextlib.AsyncExitStack() as stack:
-            state = await _build_state(settings, stack)
+            state = await _build_state(settings, metrics, stack)
             tasks = [
                 asyncio.create_task(state.hub.run(), name="hub-listener"),
                 asyncio.create_task(state.presence.run(), name="presence"),
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         session_factory=state.session_factory,
                         storage=state.storage,
                         events=state.events,
+                        metrics=state.metrics,
                     )
                 )
                 worker = asyncio.create_task(runtime.run(stop_worker), name="worker")
@@ -84,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(RequestObservability, metrics=metrics)
     app.include_router(health.router)
     for router in (auth.router, users.router, rooms.router, messages.router, uploads.router):
         app.include_router(router, prefix="/api")
@@ -93,7 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _build_state(settings: Settings, stack: contextlib.AsyncExitStack) -> AppState:
+async def _build_state(
+    settings: Settings, metrics: Metrics, stack: contextlib.AsyncExitStack
+) -> AppState:
     if settings.is_embedded:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.effective_database_url)
@@ -110,7 +116,7 @@ async def _build_state(settings: Settings, stack: contextlib.AsyncExitStack) -> 
     stack.push_async_callback(broker.close)
     history = History(session_factory)
     hub = Hub(broker, history, namespace=settings.redis_namespace)
-    events = EventPublisher(hub)
+    events = EventPublisher(hub, metrics)
     secret = settings.secret_key
     assert secret is not None  # with_secret_key guarantees it  # noqa: S101
     return AppState(
@@ -133,7 +139,7 @@ async def _build_state(settings: Settings, stack: contextlib.AsyncExitStack) -> 
         ),
         queue=build_queue(settings, client),
         storage=build_storage(settings),
-        metrics=Metrics(),
+        metrics=metrics,
         limiter=build_rate_limiter(settings, client),
         rules=RateRules.of(settings),
     )

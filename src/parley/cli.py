@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--concurrency", type=int, default=None, help="jobs at once (PARLEY_WORKER_CONCURRENCY)"
     )
+    worker.add_argument(
+        "--metrics-port", type=int, default=None, help="serve Prometheus metrics on 127.0.0.1"
+    )
     worker.set_defaults(run=_worker)
 
     queue = commands.add_parser("queue", help="show the queue: depth, in flight, dead letters")
@@ -82,7 +85,7 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> None:
 
 def _worker(settings: Settings, args: argparse.Namespace) -> None:
     logging.config.dictConfig(logging_config())
-    asyncio.run(run_worker(settings, args.concurrency))
+    asyncio.run(run_worker(settings, args.concurrency, args.metrics_port))
 
 
 def _queue(settings: Settings, args: argparse.Namespace) -> None:

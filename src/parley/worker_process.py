@@ -6,10 +6,13 @@ import asyncio
 import logging
 import signal
 
+from prometheus_client import start_http_server
+
 from parley.core.errors import ConfigurationError
 from parley.core.settings import Settings
 from parley.db.engine import create_engine, create_session_factory
 from parley.infrastructure import build_queue, build_storage, redis_client
+from parley.observability.metrics import Metrics
 from parley.realtime.history import History
 from parley.realtime.hub import Hub
 from parley.realtime.publisher import EventPublisher
@@ -22,7 +25,7 @@ __all__ = ["queue_report", "run_worker"]
 log = logging.getLogger("parley.worker")
 
 
-async def run_worker(settings: Settings, concurrency: int | None) -> None:
+async def run_worker(settings: Settings, concurrency: int | None, metrics_port: int | None) -> None:
     if settings.redis_url is None:
         msg = (
             "parley worker takes its jobs from Redis: set PARLEY_REDIS_URL. (On the embedded "
@@ -33,9 +36,13 @@ async def run_worker(settings: Settings, concurrency: int | None) -> None:
     client = redis_client(settings.redis_url)
     session_factory = create_session_factory(engine)
     broker = RedisBroker(client)
+    metrics = Metrics()
+    if metrics_port is not None:
+        # Job counts and durations; the queue's own figures are on every instance's /metrics.
+        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
     # The worker only publishes (upload events, room messages); it listens to nothing.
     events = EventPublisher(
-        Hub(broker, History(session_factory), namespace=settings.redis_namespace)
+        Hub(broker, History(session_factory), namespace=settings.redis_namespace), metrics
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -48,6 +55,7 @@ async def run_worker(settings: Settings, concurrency: int | None) -> None:
             session_factory=session_factory,
             storage=build_storage(settings),
             events=events,
+            metrics=metrics,
             concurrency=concurrency,
         ) as runtime:
             log.info(

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.websockets import WebSocketState
 
 from parley.core.errors import NotAuthenticated, NotFound, ParleyError
+from parley.core.logging import context as log_context
 from parley.realtime.connection import Connection
 from parley.realtime.frames import (
     AckFrame,
@@ -63,11 +64,17 @@ class SocketSession:
         self._claims = claims
         self._bad_frames = 0
         self.connection = Connection(
-            websocket, user.id, state.history, max_queue=state.settings.ws_send_queue
+            websocket,
+            user.id,
+            state.history,
+            max_queue=state.settings.ws_send_queue,
+            on_delivered=state.metrics.delivered,
         )
 
     async def run(self) -> None:
         hub, connection = self._state.hub, self.connection
+        log_context.set({"connection_id": connection.id.hex, "user_id": self._user.id.hex})
+        self._state.metrics.sockets.inc()
         try:
             await hub.register(connection)
             await self._presence(online=True)
@@ -77,6 +84,7 @@ class SocketSession:
                     group.create_task(self._guard(connection.send_loop)),
                 )
         finally:
+            self._state.metrics.sockets.dec()
             await hub.unregister(connection)
             await self._presence(online=False)
             await self._close()

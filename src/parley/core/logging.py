@@ -1,26 +1,82 @@
-"""Logging for the ``parley`` processes: one format for Parley's and uvicorn's loggers."""
+"""Structured logs: one JSON object a line, with the request or connection they belong to,
+and never a token or a password in them."""
 
 from __future__ import annotations
 
+import contextvars
+import json
+import logging
+import re
+from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["logging_config"]
+__all__ = ["JsonFormatter", "RedactingFilter", "context", "logging_config"]
+
+# Set by the HTTP middleware (a request id) and by each socket (a connection id).
+context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "parley_log_context", default=None
+)
+
+# JWTs, bearer headers, and "password"/"token" fields in anything that looks like JSON or a
+# query string. A safety net: Parley never logs these on purpose.
+_SECRETS = [
+    (re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*"), "[jwt]"),
+    (re.compile(r"(?i)(bearer\s+)[\w.~+/=-]+"), r"\1[redacted]"),
+    (
+        re.compile(
+            r"""(?i)(["']?(?:password|refresh_token|access_token|token|secret_key)["']?\s*[:=]\s*["']?)[^"'&\s,}]+"""
+        ),
+        r"\1[redacted]",
+    ),
+]
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+            **(context.get() or {}),
+        }
+        if record.exc_info:
+            entry["error"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
 
 
 def logging_config(level: str = "INFO") -> dict[str, Any]:
     """A ``logging.config.dictConfig`` dict, also handed to uvicorn."""
-    handler = {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "json",
+        "filters": ["redact"],
+        "stream": "ext://sys.stderr",
+    }
+    loggers = ("parley", "uvicorn", "uvicorn.access", "uvicorn.error")
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {
-            "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-        },
+        "filters": {"redact": {"()": RedactingFilter}},
+        "formatters": {"json": {"()": JsonFormatter}},
         "handlers": {"stderr": handler},
         "loggers": {
-            "parley": {"handlers": ["stderr"], "level": level, "propagate": False},
-            "uvicorn": {"handlers": ["stderr"], "level": level, "propagate": False},
-            "uvicorn.access": {"handlers": ["stderr"], "level": level, "propagate": False},
+            name: {"handlers": ["stderr"], "level": level, "propagate": False} for name in loggers
         },
         "root": {"handlers": ["stderr"], "level": "WARNING"},
     }

@@ -2,37 +2,87 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from parley.realtime.broker import Broker
 from parley.tasks.queue import TaskQueue
 
 __all__ = ["Metrics"]
 
+_FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_JOBS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
+
 
 class Metrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        registry = self.registry = CollectorRegistry()
+        self.http_requests = Counter(
+            "parley_http_requests",
+            "HTTP requests, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self.http_duration = Histogram(
+            "parley_http_request_duration_seconds",
+            "HTTP request durations.",
+            ["route", "method"],
+            buckets=_FAST,
+            registry=registry,
+        )
+        self.sockets = Gauge(
+            "parley_websocket_connections", "Open, authenticated WebSockets.", registry=registry
+        )
+        self.messages_stored = Counter(
+            "parley_messages_stored", "Messages committed (announced) here.", registry=registry
+        )
+        self.messages_delivered = Counter(
+            "parley_messages_delivered", "Message frames written to sockets.", registry=registry
+        )
+        self.delivery_latency = Histogram(
+            "parley_delivery_latency_seconds",
+            "From the commit (publish) of a message to its write on a socket.",
+            buckets=_FAST,
+            registry=registry,
+        )
+        self.broker_reconnects = Gauge(
+            "parley_broker_reconnects", "Times the broker reconnected.", registry=registry
+        )
+        self.jobs = Counter(
+            "parley_jobs", "Jobs finished, by outcome.", ["outcome"], registry=registry
+        )
+        self.job_duration = Histogram(
+            "parley_job_duration_seconds",
+            "Job durations, by outcome.",
+            ["outcome"],
+            buckets=_JOBS,
+            registry=registry,
+        )
         self.queue_depth = Gauge(
-            "parley_queue_depth", "Jobs waiting to be handed out.", registry=self.registry
+            "parley_queue_depth", "Jobs waiting to be handed out.", registry=registry
         )
         self.queue_in_flight = Gauge(
-            "parley_queue_in_flight",
-            "Jobs handed out, not yet acknowledged.",
-            registry=self.registry,
+            "parley_queue_in_flight", "Jobs handed out, not yet acknowledged.", registry=registry
         )
         self.queue_delayed = Gauge(
-            "parley_queue_delayed", "Retries waiting for their backoff.", registry=self.registry
+            "parley_queue_delayed", "Retries waiting for their backoff.", registry=registry
         )
         self.queue_dead = Gauge(
-            "parley_queue_dead_letters", "Jobs in the dead letters.", registry=self.registry
+            "parley_queue_dead_letters", "Jobs in the dead letters.", registry=registry
         )
         self.queue_retries = Gauge(
-            "parley_queue_retries",
-            "Retries scheduled since the queue began.",
-            registry=self.registry,
+            "parley_queue_retries", "Retries scheduled since the queue began.", registry=registry
         )
 
-    async def render(self, queue: TaskQueue) -> bytes:
+    def job_finished(self, outcome: str, seconds: float) -> None:
+        self.jobs.labels(outcome).inc()
+        self.job_duration.labels(outcome).observe(seconds)
+
+    def delivered(self, latency: float | None) -> None:
+        self.messages_delivered.inc()
+        if latency is not None:
+            self.delivery_latency.observe(max(latency, 0.0))
+
+    async def render(self, queue: TaskQueue, broker: Broker) -> bytes:
         """The text exposition, with the queue's figures read now (they live in Redis, so
         every instance reports the cluster's queue)."""
         stats = await queue.stats()
@@ -41,4 +91,5 @@ class Metrics:
         self.queue_delayed.set(stats.delayed)
         self.queue_dead.set(stats.dead)
         self.queue_retries.set(stats.retries)
+        self.broker_reconnects.set(broker.reconnects)
         return generate_latest(self.registry)

@@ -29,6 +29,8 @@ BrokerEvent: TypeAlias = Delivery | Reconnected
 
 
 class Broker(Protocol):
+    reconnects: int  # times the connection was lost and made again (a metric)
+
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias
 
@@ -49,7 +51,13 @@ class Connection:
     """
 
     def __init__(
-        self, sink: FrameSink, user_id: uuid.UUID, history: History, *, max_queue: int
+        self,
+        sink: FrameSink,
+        user_id: uuid.UUID,
+        history: History,
+        *,
+        max_queue: int,
+        on_delivered: Callable[[float | None], None] = lambda _latency: None,
     ) -> None:
         self.id = uuid.uuid4()
         self.user_id = user_id
@@ -61,6 +69,7 @@ class Connection:
         self.close_code: int | None = None
         self.close_reason = ""
         self._tasks: list[asyncio.Task[None]] = []
+        self._on_delivered = on_delivered
 
     # --- fed by the hub and the receive loop -------------------------------------
 
@@ -132,6 +141,8 @@ class Connection:
             await self._write_from_history(room_id, cursor, upto=event.seq - 1)
         await self._sink.send_text(event.frame)
         self._cursors[room_id] = event.seq
+        at = event.published_at
+        self._on_delivered(None if at is None else time.time() - at)
 
     async def _catch_up(self, room_id: uuid.UUID, since_seq: int | None) -> None:
         if room_id not in self._cursors:
@@ -154,6 +165,7 @@ class Connection:
                 if upto is not None and event.seq is not None and event.seq > upto:
                     return last
                 await self._sink.send_text(event.frame)
+                self._on_delivered(None)
                 assert event.seq is not None  # noqa: S101
                 last = event.seq
             if len(page) < PAGE_SIZE:

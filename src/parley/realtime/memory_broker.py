@@ -37,6 +37,7 @@ class MemoryBroker:
         self._bus = bus or MemoryBus()
         self._channels: set[str] = set()
         self._inbox: asyncio.Queue[BrokerEvent] = asyncio.Queue()
+        self.reconnects = 0  # nothing to lose in one process
 
     async def start(self) -> None:
         pass

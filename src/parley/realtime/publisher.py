@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from dataclasses import replace
 from typing import Literal
 
+from parley.observability.metrics import Metrics
 from parley.realtime.envelope import Outbound
 from parley.realtime.frames import (
     MessageEventFrame,
@@ -21,11 +24,14 @@ __all__ = ["EventPublisher"]
 
 
 class EventPublisher:
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, metrics: Metrics) -> None:
         self._hub = hub
+        self._metrics = metrics
 
     async def message_created(self, message: MessageOut) -> None:
-        await self._hub.publish_to_room(message.room_id, message_event(message))
+        self._metrics.messages_stored.inc()
+        event = replace(message_event(message), published_at=time.time())
+        await self._hub.publish_to_room(message.room_id, event)
 
     async def message_changed(
         self, kind: Literal["message.edited", "message.deleted"], message: MessageOut

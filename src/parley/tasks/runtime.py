@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from parley.core.settings import Settings
 from parley.db.engine import SessionFactory
+from parley.observability.metrics import Metrics
 from parley.realtime.publisher import EventPublisher
 from parley.services.upload_processing import ProcessingLimits, UploadProcessor, UploadSweeper
 from parley.storage import Storage
@@ -49,6 +50,7 @@ async def worker_runtime(
     session_factory: SessionFactory,
     storage: Storage,
     events: EventPublisher,
+    metrics: Metrics,
     concurrency: int | None = None,
 ) -> AsyncIterator[WorkerRuntime]:
     concurrency = concurrency or settings.worker_concurrency
@@ -81,7 +83,7 @@ async def worker_runtime(
     )
     try:
         yield WorkerRuntime(
-            Worker(queue, dispatcher, config),
+            Worker(queue, dispatcher, config, on_finished=metrics.job_finished),
             UploadSweeper(session_factory, queue, stale_after=settings.job_reclaim_after),
         )
     finally:

@@ -10,6 +10,7 @@ import random
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from parley.tasks.commands import UnknownCommandError, decode_command
@@ -48,12 +49,14 @@ class Worker:
         config: WorkerConfig,
         *,
         consumer: str | None = None,
+        on_finished: Callable[[str, float], None] = lambda _outcome, _seconds: None,
     ) -> None:
         self._queue = queue
         self._dispatcher = dispatcher
         self._config = config
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._slot_freed = asyncio.Event()
+        self._on_finished = on_finished
         self.concurrency = config.concurrency
         self._running: dict[asyncio.Task[None], Lease] = {}
         self.processed = 0
@@ -130,12 +133,14 @@ class Worker:
         except UnknownCommandError as error:
             log.warning("job %s cannot run: %s", job.id, error)
             await self._queue.bury(lease, str(error))
+            self._on_finished("unknown", time.perf_counter() - started)
         except Exception as error:  # noqa: BLE001  (any failure of a job is retried)
             await self._failed(lease, error)
+            self._on_finished("failed", time.perf_counter() - started)
         else:
             await self._queue.ack(lease)
             self.processed += 1
-            log.debug("job %s done in %.3fs", job.id, time.perf_counter() - started)
+            self._on_finished("done", time.perf_counter() - started)
 
     async def _failed(self, lease: Lease, error: Exception) -> None:
         job = lease.job

@@ -47,4 +47,6 @@ async def readyz(state: StateDep) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(state: StateDep) -> Response:
-    return Response(await state.metrics.render(state.queue), media_type=CONTENT_TYPE_LATEST)
+    return Response(
+        await state.metrics.render(state.queue, state.broker), media_type=CONTENT_TYPE_LATEST
+    )
