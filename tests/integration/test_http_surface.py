@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+from parley.core.settings import Settings
+from tests.support.servers import serve_in_process
+
 
 async def test_unknown_routes_answer_the_error_body(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/nothing-here")
@@ -42,3 +45,41 @@ async def test_metrics_report_the_queue(client: httpx.AsyncClient) -> None:
     assert response.headers["content-type"].startswith("text/plain")
     for family in ("parley_queue_depth", "parley_queue_in_flight", "parley_queue_dead_letters"):
         assert f"\n{family} 0.0" in response.text
+
+
+async def test_hosts_cors_and_docs_follow_the_settings(settings: Settings) -> None:
+    strict = settings.model_copy(
+        update={
+            "trusted_hosts": ["127.0.0.1", "chat.example.com"],
+            "cors_origins": ["https://app.example.com"],
+            "api_docs": False,
+        }
+    )
+    async with serve_in_process(strict) as url, httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        spoofed = await client.get("/healthz", headers={"Host": "evil.example.net"})
+        assert spoofed.status_code == 400
+        preflight = await client.options(
+            "/api/auth/login",
+            headers={
+                "Origin": "https://app.example.com",
+                "Access-Control-Request-Method": "POST",
+            },
+        )
+        assert preflight.headers["access-control-allow-origin"] == "https://app.example.com"
+        other = await client.options(
+            "/api/auth/login",
+            headers={"Origin": "https://evil.example.net", "Access-Control-Request-Method": "POST"},
+        )
+        assert "access-control-allow-origin" not in other.headers
+        assert (await client.get("/docs")).status_code == 404
+        assert (await client.get("/openapi.json")).status_code == 404
+
+
+async def test_the_web_page_carries_security_headers(client: httpx.AsyncClient) -> None:
+    page = await client.get("/")
+    assert page.status_code == 200
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert (await client.get("/static/app.js")).status_code == 200

@@ -106,6 +106,15 @@ class Settings(BaseSettings):
         default=50_000_000,
         description="Largest image (in pixels) decoded; larger ones fail as decompression bombs.",
     )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (JSON list); none by default.",
+    )
+    trusted_hosts: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Host headers accepted (JSON list, `*.example.com` allowed); all by default.",
+    )
+    api_docs: bool = Field(default=True, description="Serve the OpenAPI page at /docs.")
     rate_limits: RateLimitMode = Field(
         default=RateLimitMode.ON, description="`off` switches every rate limit off."
     )
