@@ -83,3 +83,33 @@ async def test_the_web_page_carries_security_headers(client: httpx.AsyncClient) 
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["x-content-type-options"] == "nosniff"
     assert (await client.get("/static/app.js")).status_code == 200
+
+
+async def test_the_openapi_description_is_complete(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    operations = [
+        (path, method, operation)
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+    ]
+    assert len(operations) >= 25
+    for path, method, operation in operations:
+        where = f"{method.upper()} {path}"
+        assert operation.get("tags"), where
+        assert operation.get("summary"), where
+        if path.startswith("/api/"):
+            documented = {code for code in operation["responses"] if code.startswith("4")}
+            assert documented, f"{where} documents no error"
+    components = schema["components"]["schemas"]
+    for name in (
+        "UserOut",
+        "RoomOut",
+        "RoomDetail",
+        "MessageOut",
+        "MessagePage",
+        "TokenPair",
+        "UploadAccepted",
+        "UploadOut",
+        "ErrorBody",
+    ):
+        assert components[name].get("examples"), name

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from parley.schemas.base import ApiModel
 from parley.schemas.users import DisplayName, Password, Username
@@ -27,6 +27,19 @@ class RefreshRequest(ApiModel):
 
 
 class TokenPair(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.…",
+                    "refresh_token": "JJExBTBeLWnwSeLhpluBsfJxZU70XvhbYWiDzSIyLD4",
+                    "token_type": "bearer",
+                    "expires_in": 900,
+                }
+            ]
+        }
+    )
+
     access_token: str
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105

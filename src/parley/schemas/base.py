@@ -12,6 +12,10 @@ class ApiModel(BaseModel):
 
 
 class ErrorBody(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"error": "not_found", "detail": "No such room."}]}
+    )
+
     error: str
     detail: str
     fields: list[dict[str, object]] | None = None

@@ -4,7 +4,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
+from pydantic.config import JsonDict
 
 from parley.db.models import Message, MessageKind
 from parley.schemas.base import ApiModel
@@ -45,7 +46,28 @@ class SenderOut(ApiModel):
     display_name: str
 
 
+MESSAGE_EXAMPLE: JsonDict = {
+    "id": "0c5e0f3a-8a43-4a39-9b0e-5d2b1c7f9a10",
+    "room_id": "7f124599-fbf0-4622-9917-ecbe50897563",
+    "seq": 17,
+    "kind": "text",
+    "sender": {
+        "id": "4f0d591b-32cb-4baa-bfb8-25bc592c3ad8",
+        "username": "alice",
+        "display_name": "Alice",
+    },
+    "body": "Hello!",
+    "attachment": None,
+    "client_id": "c-42",
+    "created_at": "2026-11-26T14:00:00Z",
+    "edited_at": None,
+    "deleted_at": None,
+}
+
+
 class MessageOut(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [MESSAGE_EXAMPLE]})
+
     id: uuid.UUID
     room_id: uuid.UUID
     seq: int
@@ -66,5 +88,9 @@ class MessageOut(ApiModel):
 
 
 class MessagePage(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [MESSAGE_EXAMPLE], "has_more": True}]}
+    )
+
     items: list[MessageOut] = Field(description="In ascending seq")
     has_more: bool = Field(description="Whether more messages lie beyond this page")

@@ -4,10 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
+from pydantic.config import JsonDict
 
 from parley.schemas.base import ApiModel
-from parley.schemas.users import UserOut
+from parley.schemas.users import USER_EXAMPLE, UserOut
 
 __all__ = [
     "AddMemberRequest",
@@ -26,7 +27,20 @@ class RoomCreate(ApiModel):
     is_private: bool = False
 
 
+ROOM_EXAMPLE: JsonDict = {
+    "id": "7f124599-fbf0-4622-9917-ecbe50897563",
+    "name": "general",
+    "kind": "group",
+    "is_private": False,
+    "owner_id": "4f0d591b-32cb-4baa-bfb8-25bc592c3ad8",
+    "created_at": "2026-11-26T14:00:00Z",
+    "last_seq": 17,
+}
+
+
 class RoomOut(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ROOM_EXAMPLE]})
+
     id: uuid.UUID
     name: str
     kind: str = Field(description="`group`, or `direct` for a direct-message room")
@@ -37,6 +51,10 @@ class RoomOut(ApiModel):
 
 
 class RoomDetail(RoomOut):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**ROOM_EXAMPLE, "members": [USER_EXAMPLE]}]}
+    )
+
     members: list[UserOut]
 
 

@@ -4,15 +4,33 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from parley.db.models import Upload, UploadStatus
 from parley.schemas.base import ApiModel
 
 __all__ = ["UploadAccepted", "UploadOut"]
 
+_ID = "a2c3e4f5-0000-4000-8000-000000000001"
+
 
 class UploadAccepted(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _ID,
+                    "status": "processing",
+                    "status_url": f"/api/uploads/{_ID}",
+                    "room_id": "7f124599-fbf0-4622-9917-ecbe50897563",
+                    "filename": "holiday.jpg",
+                    "content_type": "image/jpeg",
+                    "size": 2481233,
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     status: UploadStatus
     status_url: str
@@ -35,6 +53,30 @@ class UploadAccepted(ApiModel):
 
 
 class UploadOut(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _ID,
+                    "status": "done",
+                    "error": None,
+                    "result": {
+                        "kind": "image",
+                        "width": 4032,
+                        "height": 3024,
+                        "thumbnail_url": f"/api/uploads/{_ID}/thumbnail",
+                    },
+                    "room_id": "7f124599-fbf0-4622-9917-ecbe50897563",
+                    "filename": "holiday.jpg",
+                    "content_type": "image/jpeg",
+                    "size": 2481233,
+                    "file_url": f"/api/uploads/{_ID}/file",
+                    "created_at": "2026-11-26T14:00:00Z",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     status: UploadStatus
     error: str | None = None

@@ -4,11 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic.config import JsonDict
 
 from parley.schemas.base import ApiModel
 
-__all__ = ["DisplayName", "Password", "UserOut", "Username"]
+__all__ = ["USER_EXAMPLE", "DisplayName", "Password", "UserOut", "Username"]
 
 Username = Annotated[
     str,
@@ -25,7 +26,17 @@ Password = Annotated[
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
+USER_EXAMPLE: JsonDict = {
+    "id": "4f0d591b-32cb-4baa-bfb8-25bc592c3ad8",
+    "username": "alice",
+    "display_name": "Alice",
+    "created_at": "2026-11-26T14:00:00Z",
+}
+
+
 class UserOut(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [USER_EXAMPLE]})
+
     id: uuid.UUID
     username: str
     display_name: str
