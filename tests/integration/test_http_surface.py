@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from parley.core.settings import Settings
+from tests.support.processes import RedisServer
 from tests.support.servers import serve_in_process
 
 
@@ -113,3 +114,17 @@ async def test_the_openapi_description_is_complete(client: httpx.AsyncClient) ->
         "ErrorBody",
     ):
         assert components[name].get("examples"), name
+
+
+async def test_readiness_fails_when_redis_is_gone(
+    settings: Settings, private_redis: RedisServer
+) -> None:
+    clustered = settings.model_copy(update={"redis_url": private_redis.url})
+    async with serve_in_process(clustered) as url, httpx.AsyncClient(base_url=url) as client:
+        ready = await client.get("/readyz")
+        assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+        await private_redis.kill()
+        down = await client.get("/readyz")
+        assert down.status_code == 503
+        assert down.json()["checks"]["redis"].startswith("unreachable")
+        assert (await client.get("/healthz")).status_code == 200  # alive, just not ready

@@ -111,7 +111,13 @@ async def test_two_instances_share_their_limits(postgres_url: str, tmp_path: Pat
         postgres_url,
         SHARED_REDIS_URL,
         tmp_path,
-        extra_env={"PARLEY_RATE_LIMITS": "on", "PARLEY_RATE_LIMIT_LOGIN": "4/minute"},
+        extra_env={
+            "PARLEY_RATE_LIMITS": "on",
+            "PARLEY_RATE_LIMIT_LOGIN": "4/minute",
+            "PARLEY_RATE_LIMIT_MESSAGES": "3/minute",
+            "PARLEY_RATE_LIMIT_UPLOADS": "2/minute",
+            "PARLEY_RATE_LIMIT_CONNECTIONS": "3/minute",
+        },
     )
     await cluster.start(2)
     try:
@@ -127,5 +133,28 @@ async def test_two_instances_share_their_limits(postgres_url: str, tmp_path: Pat
             # The fifth, on either instance, is one too many for the cluster.
             assert (await first.post("/api/auth/login", json=body)).status_code == 429
             assert (await second.post("/api/auth/login", json=body)).status_code == 429
+
+            room_id = (await create_room(first, account))["id"]
+            url = f"/api/rooms/{room_id}/messages"
+            sends = [
+                await client.post(url, json={"body": "x"}, headers=account.headers)
+                for client in (first, second, first, second)
+            ]
+            assert [r.status_code for r in sends] == [201, 201, 201, 429]
+
+            files = {"file": ("a.txt", b"hello\n", "text/plain")}
+            uploads = [
+                await client.post(
+                    f"/api/rooms/{room_id}/uploads", files=files, headers=account.headers
+                )
+                for client in (first, second, first)
+            ]
+            assert [r.status_code for r in uploads] == [202, 202, 429]
+
+            for url_ in (cluster.url(0), cluster.url(1), cluster.url(0)):
+                await WsClient.authenticated(url_, account.access_token)
+            with pytest.raises(InvalidStatus) as refused:
+                await WsClient.open(cluster.url(1))
+            assert refused.value.response.status_code == 429
     finally:
         await cluster.close()
