@@ -66,14 +66,17 @@ async def test_no_auth_frame_in_time_closes_4001(
     assert await socket.closed_with(within=5) == 4001
 
 
+def _nearly_expired_token(account: Account) -> str:
+    """An access token with about a second left to live."""
+    codec = AccessTokenCodec(TEST_SECRET_KEY, ttl_seconds=60)
+    return codec.issue(uuid.UUID(account.id), now=datetime.now(UTC) - timedelta(seconds=59))
+
+
 async def test_the_socket_closes_4001_when_its_token_expires(
     client: httpx.AsyncClient, server_url: str
 ) -> None:
     account = await create_account(client)
-    codec = AccessTokenCodec(TEST_SECRET_KEY, ttl_seconds=60)
-    # A token with about a second left to live.
-    short = codec.issue(uuid.UUID(account.id), now=datetime.now(UTC) - timedelta(seconds=59))
-    socket = await WsClient.authenticated(server_url, short)
+    socket = await WsClient.authenticated(server_url, _nearly_expired_token(account))
     assert await socket.closed_with(within=10) == 4001
 
 
@@ -81,9 +84,7 @@ async def test_a_fresh_auth_frame_keeps_the_socket_open(
     client: httpx.AsyncClient, server_url: str
 ) -> None:
     account = await create_account(client)
-    codec = AccessTokenCodec(TEST_SECRET_KEY, ttl_seconds=60)
-    short = codec.issue(uuid.UUID(account.id), now=datetime.now(UTC) - timedelta(seconds=59))
-    socket = await WsClient.authenticated(server_url, short)
+    socket = await WsClient.authenticated(server_url, _nearly_expired_token(account))
     await socket.send({"type": "auth", "token": account.access_token})
     assert (await socket.recv())["type"] == "ready"
     await asyncio.sleep(2)  # past the first token's expiry
