@@ -1,0 +1,102 @@
+"""Faults under live traffic: the pub/sub connection cut alone, PostgreSQL connections killed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+import redis.asyncio as redis
+
+from tests.support.factories import create_account, create_room
+from tests.support.processes import Cluster, RedisServer
+from tests.support.ws import WsClient
+
+
+def report(text: str) -> None:
+    """Recovery figures, printed for the run's log (CI shows them with -s or on failure)."""
+    print(f"\n{text}")  # noqa: T201
+
+
+async def test_cutting_pubsub_alone_loses_nothing(
+    postgres_url: str, private_redis: RedisServer, tmp_path: Path
+) -> None:
+    cluster = Cluster(postgres_url, private_redis.url, tmp_path)
+    await cluster.start(2)
+    try:
+        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
+            reader, writer = await create_account(api), await create_account(api)
+            room_id = (await create_room(api, writer))["id"]
+            await api.post(f"/api/rooms/{room_id}/join", headers=reader.headers)
+            socket = await WsClient.authenticated(cluster.url(1), reader.access_token)
+            await socket.subscribe(room_id, since_seq=0)
+            sender = await WsClient.authenticated(cluster.url(0), writer.access_token)
+            admin = redis.Redis.from_url(private_redis.url)
+            started = time.monotonic()
+            for n in range(30):
+                if n == 10:
+                    killed = await admin.client_kill_filter(_type="pubsub", skipme=False)
+                    assert killed >= 2  # both instances' listeners
+                await sender.send(
+                    {"type": "send", "room_id": room_id, "body": f"m{n}", "client_id": f"c{n}"}
+                )
+                await sender.recv_type("ack")
+            received = await socket.messages(room_id, 31, within=30)
+            elapsed = time.monotonic() - started
+            report(f"pub/sub cut: all 30 delivered {elapsed:.2f}s after the first send")
+            assert [m["seq"] for m in received] == list(range(1, 32))
+            await admin.aclose()
+    finally:
+        await cluster.close()
+
+
+async def test_killed_database_connections_give_clear_errors_then_recover(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    cluster = Cluster(postgres_url, "redis://127.0.0.1:6379/0", tmp_path)
+    await cluster.start(1)
+    database = postgres_url.rsplit("/", 1)[1]
+    try:
+        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
+            account = await create_account(api)
+            room_id = (await create_room(api, account))["id"]
+            url = f"/api/rooms/{room_id}/messages"
+            admin = await asyncpg.connect(
+                postgres_url.replace("+asyncpg", "").rsplit("/", 1)[0] + "/postgres"
+            )
+            statuses: list[int] = []
+            bodies: list[str] = []
+            recovered_after = None
+            started = time.monotonic()
+            for n in range(60):
+                if n in {10, 11, 12}:
+                    await admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                        database,
+                    )
+                response = await api.post(
+                    url, json={"body": f"m{n}", "client_id": f"c{n}"}, headers=account.headers
+                )
+                statuses.append(response.status_code)
+                if response.status_code == 201:
+                    bodies.append(f"m{n}")
+                    if n > 12 and recovered_after is None:
+                        recovered_after = time.monotonic() - started
+                else:
+                    assert response.status_code in {500, 503}
+                    assert response.json()["error"] in {"unavailable", "internal_error"}
+                await asyncio.sleep(0.02)
+            await admin.close()
+            report(
+                f"pg_terminate_backend: {sorted(set(statuses))}, recovered after {recovered_after}"
+            )
+            assert statuses[-20:] == [201] * 20  # service resumed by itself
+            # Nothing half-written: exactly the acknowledged messages exist, in seq order.
+            history = (await api.get(f"{url}?limit=200", headers=account.headers)).json()["items"]
+            assert [m["body"] for m in history] == bodies
+            assert [m["seq"] for m in history] == list(range(1, len(bodies) + 1))
+    finally:
+        await cluster.close()
