@@ -16,8 +16,9 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 from starlette.websockets import WebSocketState
 
-from parley.core.errors import NotAuthenticated, NotFound, ParleyError
+from parley.core.errors import NotFound, ParleyError
 from parley.core.logging import context as log_context
+from parley.db.models import User
 from parley.realtime.connection import Connection
 from parley.realtime.frames import (
     AckFrame,
@@ -34,7 +35,6 @@ from parley.realtime.frames import (
     client_frame,
 )
 from parley.repositories.rooms import RoomRepository
-from parley.repositories.users import UserRepository
 from parley.schemas.messages import SenderOut
 from parley.schemas.users import UserOut
 from parley.security.tokens import AccessClaims
@@ -55,11 +55,13 @@ CLOSE_TIMEOUT_SECONDS = 10
 
 class SocketSession:
     def __init__(
-        self, state: AppState, websocket: WebSocket, user: UserOut, claims: AccessClaims
+        self, state: AppState, websocket: WebSocket, account: User, claims: AccessClaims
     ) -> None:
         self._state = state
         self._websocket = websocket
-        self._user = user
+        # Loaded once at authentication and kept: a send needs no read of its own user.
+        self._account = account
+        self.user = user = UserOut.model_validate(account)
         self._sender = SenderOut(id=user.id, username=user.username, display_name=user.display_name)
         self._claims = claims
         self._bad_frames = 0
@@ -73,7 +75,7 @@ class SocketSession:
 
     async def run(self) -> None:
         hub, connection = self._state.hub, self.connection
-        log_context.set({"connection_id": connection.id.hex, "user_id": self._user.id.hex})
+        log_context.set({"connection_id": connection.id.hex, "user_id": self.user.id.hex})
         self._state.metrics.sockets.inc()
         try:
             await hub.register(connection)
@@ -185,13 +187,10 @@ class SocketSession:
     # --- frame handlers ---------------------------------------------------------------
 
     async def _send(self, frame: SendFrame) -> None:
-        await self._state.enforce(self._state.rules.messages, f"user:{self._user.id}")
+        await self._state.enforce(self._state.rules.messages, f"user:{self.user.id}")
         async with self._state.unit_of_work() as uow:
-            user = await UserRepository(uow.session).get(self._user.id)
-            if user is None:
-                raise NotAuthenticated
             posted = await MessageService(uow, self._state.events).post(
-                user, frame.room_id, frame.body, frame.client_id
+                self._account, frame.room_id, frame.body, frame.client_id
             )
         ack = AckFrame(client_id=frame.client_id, message=posted.message)
         self.connection.send(ack.model_dump_json())
@@ -210,15 +209,15 @@ class SocketSession:
 
     async def _reauthenticate(self, frame: AuthFrame) -> None:
         claims = self._state.access_tokens.decode(frame.token)
-        if claims.user_id != self._user.id:
+        if claims.user_id != self.user.id:
             self.connection.close(CLOSE_UNAUTHORIZED, "a socket belongs to one user")
             return
         self._claims = claims
-        self.connection.send(ReadyFrame(user=self._user).model_dump_json())
+        self.connection.send(ReadyFrame(user=self.user).model_dump_json())
 
     async def _require_member(self, room_id: uuid.UUID) -> None:
         async with self._state.session_factory() as session:
-            if not await RoomRepository(session).is_member(room_id, self._user.id):
+            if not await RoomRepository(session).is_member(room_id, self.user.id):
                 raise NotFound("No such room.")
 
     # --- errors -----------------------------------------------------------------------

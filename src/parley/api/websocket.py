@@ -11,9 +11,9 @@ from parley.api.deps import StateDep
 from parley.api.error_handlers import error_response
 from parley.api.socket_session import CLOSE_UNAUTHORIZED, SocketSession
 from parley.core.errors import NotAuthenticated, RateLimited
+from parley.db.models import User
 from parley.realtime.frames import AuthFrame, ReadyFrame, client_frame
 from parley.repositories.users import UserRepository
-from parley.schemas.users import UserOut
 from parley.security.tokens import AccessClaims
 from parley.state import AppState
 
@@ -43,14 +43,13 @@ async def websocket_endpoint(websocket: WebSocket, state: StateDep) -> None:
     authenticated = await _authenticate(websocket, state)
     if authenticated is None:
         return
-    user, claims = authenticated
-    await websocket.send_text(ReadyFrame(user=user).model_dump_json())
-    await SocketSession(state, websocket, user, claims).run()
+    account, claims = authenticated
+    session = SocketSession(state, websocket, account, claims)
+    await websocket.send_text(ReadyFrame(user=session.user).model_dump_json())
+    await session.run()
 
 
-async def _authenticate(
-    websocket: WebSocket, state: AppState
-) -> tuple[UserOut, AccessClaims] | None:
+async def _authenticate(websocket: WebSocket, state: AppState) -> tuple[User, AccessClaims] | None:
     """The first frame must be a valid ``auth`` within 10 s; anything else closes with 4001."""
     try:
         async with asyncio.timeout(AUTH_TIMEOUT_SECONDS):
@@ -67,7 +66,7 @@ async def _authenticate(
     return None
 
 
-async def _verify(text: str, state: AppState) -> tuple[UserOut, AccessClaims]:
+async def _verify(text: str, state: AppState) -> tuple[User, AccessClaims]:
     frame = client_frame.validate_json(text)
     if not isinstance(frame, AuthFrame):
         raise NotAuthenticated("The first frame must be an auth frame.")
@@ -76,4 +75,4 @@ async def _verify(text: str, state: AppState) -> tuple[UserOut, AccessClaims]:
         user = await UserRepository(session).get(claims.user_id)
     if user is None:
         raise NotAuthenticated("The account behind this token no longer exists.")
-    return UserOut.model_validate(user), claims
+    return user, claims
