@@ -1,0 +1,1 @@
+"""What every benchmark shares: statistics, tables, process meters and a Parley cluster."""
