@@ -264,3 +264,17 @@ async def test_stats_count_what_waits(queue: TaskQueue) -> None:
     await queue.retry(lease, delay=60)
     stats = await queue.stats()
     assert (stats.depth, stats.in_flight, stats.delayed, stats.retries) == (2, 0, 1, 1)
+
+
+async def test_acking_several_leases_at_once_forgets_exactly_those(queue: TaskQueue) -> None:
+    for n in range(5):
+        await queue.enqueue(Probe(n))
+    leases = await queue.claim("consumer-a", count=5, wait=1)
+    assert len(leases) == 5
+    await queue.ack(leases[:3])
+    stats = await queue.stats()
+    assert (stats.depth, stats.in_flight) == (0, 2)
+    await queue.ack(leases[3:])
+    await queue.ack([])  # nothing to ack is not an error
+    stats = await queue.stats()
+    assert (stats.depth, stats.in_flight, stats.dead) == (0, 0, 0)

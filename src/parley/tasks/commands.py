@@ -8,6 +8,7 @@ goes to the dead letters with the reason) instead of crashing or guessing.
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -20,6 +21,7 @@ __all__ = [
     "Noop",
     "ProcessUpload",
     "UnknownCommandError",
+    "WaitProbe",
     "decode_command",
     "encode_command",
     "register_command",
@@ -53,11 +55,24 @@ class Noop(Command):
     name: ClassVar[str] = "noop"
 
 
+@dataclass(frozen=True, slots=True)
+class WaitProbe(Command):
+    """Logs how long it waited between its enqueue and the start of its handler: the queue's
+    latency as a real worker sees it (benchmarks, checking a deployment end to end)."""
+
+    name: ClassVar[str] = "wait_probe"
+    sent_at: float = dataclasses.field(default_factory=time.time)  # the sender's wall clock
+
+
 # Every command a worker can run, by name. A new command is added here and given a handler.
-COMMANDS: dict[str, type[Command]] = {command.name: command for command in (ProcessUpload, Noop)}
+COMMANDS: dict[str, type[Command]] = {
+    command.name: command for command in (ProcessUpload, Noop, WaitProbe)
+}
 _ADAPTERS: dict[str, TypeAdapter[Command]] = {
     name: TypeAdapter(command) for name, command in COMMANDS.items()
 }
+# Payload fields to JSON types (UUIDs to text, and so on). Built once: building one is slow.
+_PAYLOAD = TypeAdapter(dict[str, Any])
 
 
 def register_command(command: type[Command]) -> type[Command]:
@@ -72,7 +87,7 @@ def encode_command(command: Command) -> dict[str, Any]:
     return {
         "command": command.name,
         "version": command.version,
-        "payload": TypeAdapter(dict[str, Any]).dump_python(payload, mode="json"),
+        "payload": _PAYLOAD.dump_python(payload, mode="json"),
     }
 
 

@@ -7,6 +7,7 @@ import heapq
 import itertools
 import time
 from collections import deque
+from collections.abc import Sequence
 
 from parley.tasks.commands import Command
 from parley.tasks.queue import DeadLetter, JobRecord, Lease, QueueStats
@@ -53,8 +54,9 @@ class MemoryTaskQueue:
                 leases.append(Lease(job, receipt))
             return leases
 
-    async def ack(self, lease: Lease) -> None:
-        self._in_flight.pop(lease.receipt, None)
+    async def ack(self, leases: Sequence[Lease]) -> None:
+        for lease in leases:
+            self._in_flight.pop(lease.receipt, None)
 
     async def retry(self, lease: Lease, delay: float) -> None:
         if self._in_flight.pop(lease.receipt, None) is None:

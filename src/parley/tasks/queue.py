@@ -5,15 +5,20 @@ comes back after a delay with its attempt count raised), buries it in the dead l
 releases it for another worker at once. A lease neither acked nor extended for
 ``reclaim_after`` seconds belongs to a worker that died: the queue hands the job out again.
 Handlers must therefore be idempotent; Parley's are.
+
+Claims and acks take many jobs at once: a busy worker pays one round trip for a batch of
+jobs, not one per job.
 """
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
+
+import orjson
 
 from parley.tasks.commands import Command, encode_command
 
@@ -38,19 +43,18 @@ class JobRecord:
         return replace(self, attempt=self.attempt + 1, enqueued_at=time.time())
 
     def dumps(self) -> bytes:
-        return json.dumps(
+        return orjson.dumps(
             {
                 "id": self.id,
                 "command": self.command,
                 "attempt": self.attempt,
                 "at": self.enqueued_at,
-            },
-            separators=(",", ":"),
-        ).encode()
+            }
+        )
 
     @classmethod
     def loads(cls, data: bytes | str) -> JobRecord:
-        raw = json.loads(data)
+        raw = orjson.loads(data)
         return cls(
             id=raw["id"], command=raw["command"], attempt=raw["attempt"], enqueued_at=raw["at"]
         )
@@ -87,7 +91,9 @@ class TaskQueue(Protocol):
         """Up to ``count`` jobs, waiting at most ``wait`` seconds for the first."""
         ...
 
-    async def ack(self, lease: Lease) -> None: ...
+    async def ack(self, leases: Sequence[Lease]) -> None:
+        """These jobs are done: forget them, all in one go."""
+        ...
 
     async def retry(self, lease: Lease, delay: float) -> None:
         """Hand the job out again after ``delay`` seconds, as its next attempt."""

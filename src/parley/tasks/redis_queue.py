@@ -4,6 +4,8 @@
 - An entry stays *pending* until ``XACK``: a worker that dies holding it leaves it there, and
   ``XAUTOCLAIM`` finds entries idle longer than ``reclaim_after`` (workers extend live leases
   with ``XCLAIM … JUSTID``), which go back in as their next attempt.
+- A finished job is acked and deleted in one transaction (``XACK`` and ``XDEL``), many
+  entries at a time: the stream holds only what is waiting or in hand.
 - Retries wait in a sorted set scored by due time; a Lua script moves due ones back.
 - Redis may restart empty: a missing group is recreated, and the upload sweeper re-enqueues
   from PostgreSQL whatever was lost.
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any, cast
 
 import redis.asyncio as redis
@@ -76,10 +79,13 @@ class RedisTaskQueue:
             if "BUSYGROUP" not in str(error):
                 raise
 
-    async def ack(self, lease: Lease) -> None:
+    async def ack(self, leases: Sequence[Lease]) -> None:
+        if not leases:
+            return
+        receipts = [lease.receipt for lease in leases]
         async with self._client.pipeline(transaction=True) as pipe:
-            pipe.xack(self._stream, _GROUP, lease.receipt)
-            pipe.xdel(self._stream, lease.receipt)
+            pipe.xack(self._stream, _GROUP, *receipts)
+            pipe.xdel(self._stream, *receipts)
             await pipe.execute()
 
     async def retry(self, lease: Lease, delay: float) -> None:

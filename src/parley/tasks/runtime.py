@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import multiprocessing
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -15,12 +17,14 @@ from parley.observability.metrics import Metrics
 from parley.realtime.publisher import EventPublisher
 from parley.services.upload_processing import ProcessingLimits, UploadProcessor, UploadSweeper
 from parley.storage import Storage
-from parley.tasks.commands import Noop, ProcessUpload
+from parley.tasks.commands import Noop, ProcessUpload, WaitProbe
 from parley.tasks.dispatcher import Dispatcher
 from parley.tasks.queue import TaskQueue
 from parley.tasks.worker import Worker, WorkerConfig
 
-__all__ = ["WorkerRuntime", "worker_runtime"]
+__all__ = ["WorkerRuntime", "log_wait", "worker_runtime"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,6 +44,12 @@ class WorkerRuntime:
 
 async def _noop(_command: Noop) -> None:
     return None
+
+
+async def log_wait(probe: WaitProbe) -> None:
+    """WaitProbe's handler. It reads the clock first, so what it logs is the wait alone."""
+    waited = time.time() - probe.sent_at
+    log.info("wait probe waited %.6f s in the queue", waited)
 
 
 @contextlib.asynccontextmanager
@@ -75,6 +85,7 @@ async def worker_runtime(
         ),
     )
     dispatcher.register(Noop, _noop)
+    dispatcher.register(WaitProbe, log_wait)
     config = WorkerConfig(
         concurrency=concurrency,
         job_timeout=settings.job_timeout,
