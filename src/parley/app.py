@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from parley import __version__
 from parley.api import websocket
 from parley.api.error_handlers import install_error_handlers
+from parley.api.openapi import install_openapi
 from parley.api.routers import auth, health, messages, rooms, uploads, users, web
 from parley.core.secret_key import with_secret_key
 from parley.core.settings import Settings
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/api")
     app.include_router(websocket.router)
     app.include_router(web.router)
+    install_openapi(app)
     app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
     return app
 

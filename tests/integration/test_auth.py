@@ -72,6 +72,10 @@ async def test_concurrent_registrations_of_one_name_make_one_account(
             {"username": "valid_name", "password": DEFAULT_PASSWORD, "display_name": ""},
             "display_name",
         ),
+        (  # PostgreSQL cannot store NUL: this answered 500 before the API refused it
+            {"username": "valid_name", "password": DEFAULT_PASSWORD, "display_name": "a\x00b"},
+            "display_name",
+        ),
         ({"username": "valid_name", "password": DEFAULT_PASSWORD, "is_admin": 1}, "is_admin"),
     ],
 )
@@ -145,6 +149,15 @@ async def test_the_oauth2_password_form_issues_tokens(client: httpx.AsyncClient)
     bad = await client.post("/api/auth/token", data={"username": account.username, "password": "x"})
     assert bad.status_code == 401
     assert bad.json()["error"] == "invalid_credentials"
+
+
+async def test_a_username_with_a_nul_character_is_unknown(client: httpx.AsyncClient) -> None:
+    # Found by the API fuzzer: looking such a name up answered 500 on PostgreSQL.
+    credentials = {"username": "a\x00b", "password": DEFAULT_PASSWORD}
+    login = await client.post("/api/auth/login", json=credentials)
+    form = await client.post("/api/auth/token", data=credentials)
+    assert [login.status_code, form.status_code] == [401, 401]
+    assert form.json()["error"] == "invalid_credentials"
 
 
 async def test_refresh_rotates_and_the_old_token_is_spent(client: httpx.AsyncClient) -> None:

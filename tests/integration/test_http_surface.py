@@ -116,6 +116,32 @@ async def test_the_openapi_description_is_complete(client: httpx.AsyncClient) ->
         assert components[name].get("examples"), name
 
 
+async def test_the_openapi_description_of_malformed_requests_is_true(
+    client: httpx.AsyncClient,
+) -> None:
+    # Found by the API fuzzer: 422s were documented with FastAPI's own body, not Parley's, and
+    # the 400 for a body that cannot be parsed was not documented at all.
+    schema = (await client.get("/openapi.json")).json()
+    error_body = {"$ref": "#/components/schemas/ErrorBody"}
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            responses = operation["responses"]
+            if "422" in responses:
+                assert responses["422"]["content"]["application/json"]["schema"] == error_body
+            if "requestBody" in operation:
+                assert "400" in responses, f"{method.upper()} {path}"
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+    invalid = await client.post("/api/auth/login", json={"username": "alice"})
+    assert invalid.status_code == 422
+    assert set(invalid.json()) == {"error", "detail", "fields"}
+    unreadable = await client.post(
+        "/api/auth/login", content=b"\x80 not utf-8", headers={"content-type": "application/json"}
+    )
+    assert unreadable.status_code == 400
+    assert unreadable.json()["error"] == "bad_request"
+
+
 async def test_readiness_fails_when_redis_is_gone(
     settings: Settings, private_redis: RedisServer
 ) -> None:

@@ -96,7 +96,15 @@ async def test_history_pages_in_both_directions(client: httpx.AsyncClient) -> No
 
 @pytest.mark.parametrize(
     "params",
-    [{"limit": 0}, {"limit": 201}, {"after_seq": -1}, {"before_seq": 0}, {"limit": "many"}],
+    [
+        {"limit": 0},
+        {"limit": 201},
+        {"after_seq": -1},
+        {"before_seq": 0},
+        {"limit": "many"},
+        {"after_seq": 2**31},
+        {"before_seq": 2**63},
+    ],
 )
 async def test_bad_history_parameters_are_422(
     client: httpx.AsyncClient, params: dict[str, int | str]
@@ -124,7 +132,16 @@ async def test_after_and_before_together_are_refused(client: httpx.AsyncClient) 
 
 @pytest.mark.parametrize(
     "body",
-    [{"body": ""}, {"body": "x" * 4001}, {"body": 12}, {"body": "ok", "client_id": ""}, {}],
+    [
+        {"body": ""},
+        {"body": "x" * 4001},
+        {"body": 12},
+        {"body": "ok", "client_id": ""},
+        {},
+        # PostgreSQL cannot store NUL: these answered 500 before the API refused them.
+        {"body": "a\x00b"},
+        {"body": "ok", "client_id": "a\x00b"},
+    ],
 )
 async def test_bad_messages_are_422_and_store_nothing(
     client: httpx.AsyncClient, body: dict[str, object]

@@ -232,3 +232,32 @@ async def test_every_room_endpoint_answers_404_to_a_non_member(client: httpx.Asy
         assert response.json()["error"] == "not_found"
     # And nothing was changed by any of it.
     assert [m["body"] for m in await messages_of(client, owner, room["id"])] == ["hello"]
+
+
+async def test_a_room_name_with_a_nul_character_is_422(client: httpx.AsyncClient) -> None:
+    # Found by the API fuzzer: PostgreSQL cannot store NUL, and a rename to it answered 500.
+    owner = await create_account(client)
+    room = await create_room(client, owner, "plain")
+    created = await client.post("/api/rooms", json={"name": "a\x00b"}, headers=owner.headers)
+    renamed = await client.patch(
+        f"/api/rooms/{room['id']}", json={"name": "a\x00b"}, headers=owner.headers
+    )
+    assert [created.status_code, renamed.status_code] == [422, 422]
+    assert renamed.json()["fields"][0]["loc"] == ["body", "name"]
+    assert (await client.get(f"/api/rooms/{room['id']}", headers=owner.headers)).json()[
+        "name"
+    ] == "plain"
+
+
+@pytest.mark.parametrize("path", ["/api/dm", "/api/rooms/{room_id}/members"])
+async def test_a_username_with_a_nul_character_is_no_user(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    # No username can hold NUL; looking one up answered 500 on PostgreSQL.
+    owner = await create_account(client)
+    room = await create_room(client, owner)
+    response = await client.post(
+        path.format(room_id=room["id"]), json={"username": "a\x00b"}, headers=owner.headers
+    )
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"

@@ -30,7 +30,9 @@ __all__ = [
 ]
 
 
-def get_state(connection: HTTPConnection) -> AppState:
+# Dependencies are ``async def`` even when they never await: FastAPI runs a plain ``def``
+# dependency in a worker thread, a thread hop per request for what is an attribute read.
+async def get_state(connection: HTTPConnection) -> AppState:
     return cast("AppState", connection.state.parley)
 
 
@@ -78,7 +80,7 @@ async def _user_of(token: str | None, state: AppState, session: AsyncSession) ->
     return user
 
 
-def auth_service(state: StateDep, uow: UnitOfWorkDep) -> AuthService:
+async def auth_service(state: StateDep, uow: UnitOfWorkDep) -> AuthService:
     return AuthService(
         uow,
         passwords=state.passwords,
@@ -90,14 +92,14 @@ def auth_service(state: StateDep, uow: UnitOfWorkDep) -> AuthService:
 AuthServiceDep = Annotated[AuthService, Depends(auth_service)]
 
 
-def room_service(state: StateDep, uow: UnitOfWorkDep) -> RoomService:
+async def room_service(state: StateDep, uow: UnitOfWorkDep) -> RoomService:
     return RoomService(uow, state.events)
 
 
 RoomServiceDep = Annotated[RoomService, Depends(room_service)]
 
 
-def message_service(state: StateDep, uow: UnitOfWorkDep) -> MessageService:
+async def message_service(state: StateDep, uow: UnitOfWorkDep) -> MessageService:
     return MessageService(uow, state.events)
 
 

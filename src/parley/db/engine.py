@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeAlias
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -22,7 +23,18 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _create_sqlite_engine(database_url)
-    return create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size)
+    return create_async_engine(
+        database_url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        # Every message row carries a JSON attachment: orjson reads it several times faster.
+        json_serializer=_json_text,
+        json_deserializer=orjson.loads,
+    )
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:

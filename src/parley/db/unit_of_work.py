@@ -43,8 +43,9 @@ class UnitOfWork:
         self._hooks.append(hook)
 
     async def __aenter__(self) -> Self:
+        # The transaction begins with the first statement: until then a repository may still
+        # choose a self-committing single statement (see MessageRepository.append_as_member).
         self._session = self._session_factory()
-        await self._session.begin()
         return self
 
     async def __aexit__(

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from parley.schemas.messages import ClientId, MessageBody, MessageOut, SenderOut
+from parley.schemas.messages import MAX_SEQ, ClientId, MessageBody, MessageOut, SenderOut
 from parley.schemas.uploads import UploadOut
 from parley.schemas.users import UserOut
 
@@ -48,7 +48,7 @@ class AuthFrame(_Frame):
 class SubscribeFrame(_Frame):
     type: Literal["subscribe"]
     room_id: uuid.UUID
-    since_seq: int | None = Field(default=None, ge=0)
+    since_seq: int | None = Field(default=None, ge=0, le=MAX_SEQ)
 
 
 class UnsubscribeFrame(_Frame):

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
 
-__all__ = ["ApiModel", "ErrorBody"]
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+__all__ = ["ApiModel", "ErrorBody", "StoredText"]
+
+# Text that Parley keeps. PostgreSQL cannot store NUL (U+0000) in text, so it is refused at
+# the door (422) on every database alike, and the OpenAPI document says so.
+StoredText = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
 
 
 class ApiModel(BaseModel):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -8,10 +9,11 @@ from pydantic import ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
 from parley.db.models import Message, MessageKind
-from parley.schemas.base import ApiModel
+from parley.schemas.base import ApiModel, StoredText
 
 __all__ = [
     "MAX_BODY_LENGTH",
+    "MAX_SEQ",
     "ClientId",
     "MessageBody",
     "MessageCreate",
@@ -22,10 +24,13 @@ __all__ = [
 ]
 
 MAX_BODY_LENGTH = 4000
+# Seqs are stored as INTEGER (two billion messages a room): a larger one cannot name a message,
+# and would overflow the database driver.
+MAX_SEQ = 2**31 - 1
 
-MessageBody = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY_LENGTH)]
+MessageBody = Annotated[StoredText, StringConstraints(min_length=1, max_length=MAX_BODY_LENGTH)]
 ClientId = Annotated[
-    str,
+    StoredText,
     StringConstraints(min_length=1, max_length=64),
     Field(description="The client's id for this message; sending it again is a no-op"),
 ]
@@ -83,7 +88,8 @@ class MessageOut(ApiModel):
     )
 
     @classmethod
-    def of(cls, message: Message) -> MessageOut:
+    def of(cls, message: Message | Mapping[str, Any]) -> MessageOut:
+        """From the ORM object, or from a row of history already in this shape."""
         return cls.model_validate(message)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
-from parley.schemas.base import ApiModel
+from parley.schemas.base import ApiModel, StoredText
 from parley.schemas.users import USER_EXAMPLE, UserOut
 
 __all__ = [
@@ -19,7 +19,9 @@ __all__ = [
     "RoomRename",
 ]
 
-RoomName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+RoomName = Annotated[
+    StoredText, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+]
 
 
 class RoomCreate(ApiModel):

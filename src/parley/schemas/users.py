@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
-from parley.schemas.base import ApiModel
+from parley.schemas.base import ApiModel, StoredText
 
 __all__ = ["USER_EXAMPLE", "DisplayName", "Password", "UserOut", "Username"]
 
@@ -23,7 +23,9 @@ Password = Annotated[
     StringConstraints(min_length=8, max_length=128),
     Field(examples=["correct horse battery"]),
 ]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+DisplayName = Annotated[
+    StoredText, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+]
 
 
 USER_EXAMPLE: JsonDict = {

@@ -41,12 +41,19 @@ class MessageService:
     async def post(
         self, user: User, room_id: uuid.UUID, body: str, client_id: str | None
     ) -> Posted:
-        await self._room_of_member(room_id, user)
-        return await self.append(room_id, MessageFactory.text(user, body, client_id))
+        new = MessageFactory.text(user, body, client_id)
+        appended = await self._messages.append_as_member(room_id, user, new)
+        if appended is None:
+            raise NotFound("No such room.")
+        message, created = appended
+        return self._announce(message, created=created)
 
     async def append(self, room_id: uuid.UUID, new: NewMessage) -> Posted:
         """Store a message (any kind) and announce it once committed."""
         message, created = await self._messages.append(room_id, new)
+        return self._announce(message, created=created)
+
+    def _announce(self, message: Message, *, created: bool) -> Posted:
         out = MessageOut.of(message)
         if created:
             self._uow.after_commit(partial(self._events.message_created, out))

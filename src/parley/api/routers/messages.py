@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 from parley.api.deps import CurrentUser, MessageServiceDep, StateDep
 from parley.api.responses import AUTHENTICATED, error
 from parley.core.errors import BadRequest
-from parley.schemas.messages import MessageCreate, MessageEdit, MessageOut, MessagePage
+from parley.schemas.messages import MAX_SEQ, MessageCreate, MessageEdit, MessageOut, MessagePage
 
 __all__ = ["router"]
 
@@ -33,8 +33,8 @@ async def history(
     room_id: uuid.UUID,
     user: CurrentUser,
     messages: MessageServiceDep,
-    after_seq: Annotated[int | None, Query(ge=0)] = None,
-    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    after_seq: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
+    before_seq: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> MessagePage:
     if after_seq is not None and before_seq is not None:

@@ -108,7 +108,9 @@ async def leave_room(room_id: uuid.UUID, user: CurrentUser, rooms: RoomServiceDe
 @router.post(
     "/dm",
     summary="The direct-message room of you and another user, made on first use",
-    responses=_CREATED_NOW | error(404, "No such user (`not_found`)"),
+    responses=_CREATED_NOW
+    | error(400, "The other user is you (`bad_request`)")
+    | error(404, "No such user (`not_found`)"),
 )
 async def direct_room(
     body: DirectRoomRequest, user: CurrentUser, rooms: RoomServiceDep, response: Response

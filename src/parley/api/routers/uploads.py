@@ -28,7 +28,7 @@ _MULTIPART_OVERHEAD = 16 * 1024
 _NOT_FOUND = error(404, "No such upload or room, or you are not a member (`not_found`)")
 
 
-def upload_service(state: StateDep) -> UploadService:
+async def upload_service(state: StateDep) -> UploadService:
     return UploadService(
         state.session_factory,
         storage=state.storage,
@@ -60,6 +60,7 @@ UploadServiceDep = Annotated[UploadService, Depends(upload_service)]
         }
     },
     responses=_NOT_FOUND
+    | error(400, "Not a multipart/form-data body with a `file` field (`bad_request`)")
     | error(413, "Larger than PARLEY_MAX_UPLOAD_BYTES (`too_large`)")
     | error(415, "Not an image, PDF or text file, judged by its content (`unsupported_type`)")
     | error(429, "Uploading too fast; see `Retry-After` (`rate_limited`)"),
