@@ -48,8 +48,8 @@ _APPEND_AS_MEMBER = text("""
 MessageRecord: TypeAlias = dict[str, Any]
 
 
-def _record_query() -> Select[tuple[Any, ...]]:
-    return select(
+def _record_query(room_id: uuid.UUID, member_id: uuid.UUID | None) -> Select[tuple[Any, ...]]:
+    statement = select(
         Message.id,
         Message.room_id,
         Message.seq,
@@ -64,6 +64,12 @@ def _record_query() -> Select[tuple[Any, ...]]:
         User.username.label("sender_username"),
         User.display_name.label("sender_display_name"),
     ).outerjoin(User, User.id == Message.sender_id)
+    statement = statement.where(Message.room_id == room_id)
+    if member_id is not None:
+        statement = statement.where(
+            exists().where(Membership.room_id == room_id, Membership.user_id == member_id)
+        )
+    return statement
 
 
 def _record(row: Row[tuple[Any, ...]]) -> MessageRecord:
@@ -219,26 +225,35 @@ class MessageRepository(Repository[Message]):
         )
         return await self.session.scalar(statement)
 
-    async def after(self, room_id: uuid.UUID, after_seq: int, limit: int) -> list[MessageRecord]:
-        """Messages with seq > ``after_seq``, ascending, at most ``limit``."""
+    async def after(
+        self,
+        room_id: uuid.UUID,
+        after_seq: int,
+        limit: int,
+        *,
+        member_id: uuid.UUID | None = None,
+    ) -> list[MessageRecord]:
+        """Messages with seq > ``after_seq``, ascending, at most ``limit``; with ``member_id``,
+        none unless that user is a member (checked in the same query)."""
         statement = (
-            _record_query()
-            .where(Message.room_id == room_id, Message.seq > after_seq)
+            _record_query(room_id, member_id)
+            .where(Message.seq > after_seq)
             .order_by(Message.seq)
             .limit(limit)
         )
         return [_record(row) for row in await self.session.execute(statement)]
 
     async def before(
-        self, room_id: uuid.UUID, before_seq: int | None, limit: int
+        self,
+        room_id: uuid.UUID,
+        before_seq: int | None,
+        limit: int,
+        *,
+        member_id: uuid.UUID | None = None,
     ) -> list[MessageRecord]:
-        """The ``limit`` messages just below ``before_seq`` (the newest when None), ascending."""
-        statement = (
-            _record_query()
-            .where(Message.room_id == room_id)
-            .order_by(Message.seq.desc())
-            .limit(limit)
-        )
+        """The ``limit`` messages just below ``before_seq`` (the newest when None), ascending;
+        with ``member_id``, none unless that user is a member."""
+        statement = _record_query(room_id, member_id).order_by(Message.seq.desc()).limit(limit)
         if before_seq is not None:
             statement = statement.where(Message.seq < before_seq)
         newest_first = [_record(row) for row in await self.session.execute(statement)]

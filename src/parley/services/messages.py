@@ -68,13 +68,18 @@ class MessageService:
         before_seq: int | None,
         limit: int,
     ) -> Page:
-        await self._room_of_member(room_id, user)
+        # Membership is checked by the page query itself; only an empty page needs to know
+        # whether it is empty or not this user's to read.
         if after_seq is not None:
-            rows = await self._messages.after(room_id, after_seq, limit + 1)
-            return Page([MessageOut.of(m) for m in rows[:limit]], has_more=len(rows) > limit)
-        rows = await self._messages.before(room_id, before_seq, limit + 1)
-        # One row more than asked, ascending: the oldest is there only to tell has_more.
-        return Page([MessageOut.of(m) for m in rows[-limit:]], has_more=len(rows) > limit)
+            rows = await self._messages.after(room_id, after_seq, limit + 1, member_id=user.id)
+            page = Page([MessageOut.of(m) for m in rows[:limit]], has_more=len(rows) > limit)
+        else:
+            rows = await self._messages.before(room_id, before_seq, limit + 1, member_id=user.id)
+            # One row more than asked, ascending: the oldest is there only to tell has_more.
+            page = Page([MessageOut.of(m) for m in rows[-limit:]], has_more=len(rows) > limit)
+        if not rows:
+            await self._room_of_member(room_id, user)
+        return page
 
     async def edit(
         self, user: User, room_id: uuid.UUID, message_id: uuid.UUID, body: str
