@@ -71,7 +71,10 @@ class ParleyQueue:
     def __init__(self, queue: TaskQueue, worker_env: dict[str, str], concurrency: int) -> None:
         self._queue = queue
         self._worker_env = worker_env
-        self.worker_setting = f"`parley worker`, {concurrency} jobs at once (its default)"
+        self.worker_setting = (
+            f"`parley worker --concurrency {concurrency}` (its default): {2 * concurrency} jobs "
+            "at once"
+        )
 
     async def enqueue_noop(self) -> None:
         await self._queue.enqueue(Noop())

@@ -23,15 +23,10 @@ __all__ = ["parley_thumbnails"]
 # Uploads in flight at once while filling the queue.
 UPLOADS_AT_ONCE = 4
 
-# The worker's sweeper re-enqueues uploads still waiting this long after they were queued,
-# taking them for lost jobs. Uploading every photograph before the worker starts would make
-# the early ones look lost; raised so that the measured run has no duplicate jobs in it.
-ENVIRONMENT = {"PARLEY_JOB_RECLAIM_AFTER": "600"}
-
 
 async def parley_thumbnails(workdir: Path, photos: list[Path], concurrency: int) -> Thumbnails:
     """Thumbnails of ``photos`` made by ``parley worker --concurrency {concurrency}``."""
-    async with parley_cluster(workdir, 1, extra_env=ENVIRONMENT) as cluster:
+    async with parley_cluster(workdir, 1) as cluster:
         base_url = cluster.url(0)
         [uploader] = await accounts(base_url, 1)
         room = await new_room(base_url, uploader, "photos")

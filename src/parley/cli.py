@@ -45,7 +45,10 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="run background jobs from the Redis queue")
     worker.add_argument(
-        "--concurrency", type=int, default=None, help="jobs at once (PARLEY_WORKER_CONCURRENCY)"
+        "--concurrency",
+        type=int,
+        default=None,
+        help="processing processes; twice as many jobs at once (PARLEY_WORKER_CONCURRENCY)",
     )
     worker.add_argument(
         "--metrics-port", type=int, default=None, help="serve Prometheus metrics on 127.0.0.1"

@@ -4,6 +4,11 @@
 volume). ``MemoryStorage`` keeps them in a dict (tests, throw-away runs). An S3-compatible
 store fits the same protocol: keys are opaque, writes take a stream, reads give bytes or a
 stream. Keys are made by Parley (``uploads/<uuid>``); no client-chosen name reaches a path.
+
+A storage on this machine's disk also gives a key's path (``local_path``), so that work done
+in another process (a preview made in the processing pool) reads and writes the file where it
+lies instead of shipping megabytes through a pipe; it writes with ``replace_file``, whole or
+not at all, as ``write`` does.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["LocalStorage", "MemoryStorage", "Storage", "StorageKeyError"]
+__all__ = ["LocalStorage", "MemoryStorage", "Storage", "StorageKeyError", "replace_file"]
 
 _KEY = re.compile(r"^[a-z0-9]+(/[a-z0-9][a-z0-9._-]*)*$")
 CHUNK_SIZE = 256 * 1024
@@ -47,6 +52,29 @@ class Storage(Protocol):
 
     async def exists(self, key: str) -> bool: ...
 
+    def local_path(self, key: str) -> Path | None:
+        """Where the file under ``key`` lies on this machine, for another process to read
+        and replace (with ``replace_file``); None when the storage is not a local disk."""
+        ...
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Store ``data`` at ``path`` whole or not at all, from any process: readers, and a retry
+    after a crash mid-write, find the previous file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = _partial_path(path)
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def _partial_path(path: Path) -> Path:
+    # Beside the file, so that the rename stays on one file system and is atomic.
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+
 
 class LocalStorage:
     def __init__(self, root: Path) -> None:
@@ -58,7 +86,7 @@ class LocalStorage:
     async def write(self, key: str, chunks: AsyncIterable[bytes]) -> int:
         path = self._path(key)
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+        partial = _partial_path(path)
         size = 0
         file = await asyncio.to_thread(partial.open, "wb")
         try:
@@ -91,6 +119,10 @@ class LocalStorage:
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self._path(key).is_file)
 
+    def local_path(self, key: str) -> Path:
+        # Absolute: the process that uses it may not share this one's working directory.
+        return self._path(key).absolute()
+
 
 class MemoryStorage:
     def __init__(self) -> None:
@@ -117,3 +149,7 @@ class MemoryStorage:
 
     async def exists(self, key: str) -> bool:
         return _check(key) in self._files
+
+    def local_path(self, key: str) -> Path | None:
+        _check(key)
+        return None  # its files live in this process's memory alone

@@ -1,18 +1,40 @@
-"""Uploads on one instance: accepted at once, processed in the background, members only."""
+"""Uploads on one instance: accepted at once, processed in the background, members only.
+Then the worker's parts on their own, against the database: the processor on either storage,
+and the sweeper that finds lost jobs without doubling a backlog."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import time
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
+from sqlalchemy import func, select, update
 
 from parley.core.settings import Settings
+from parley.db.engine import SessionFactory, create_engine, create_session_factory
+from parley.db.models import Message, Room, Upload, UploadStatus, User
+from parley.db.unit_of_work import UnitOfWork
+from parley.observability.metrics import Metrics
+from parley.realtime.history import History
+from parley.realtime.hub import Hub
+from parley.realtime.memory_broker import MemoryBroker
+from parley.realtime.publisher import EventPublisher
+from parley.services.upload_processing import (
+    ProcessingLimits,
+    UploadProcessor,
+    UploadSweeper,
+    thumbnail_key,
+)
+from parley.storage import LocalStorage, MemoryStorage, Storage
+from parley.tasks.commands import ProcessUpload, decode_command
+from parley.tasks.memory_queue import MemoryTaskQueue
 from tests.support.factories import Account, Json, create_account, create_room, messages_of
 from tests.support.files import jpeg_with_exif, pdf_with_text, png, png_bomb, truncated_png
 from tests.support.servers import serve_in_process
@@ -115,6 +137,8 @@ async def test_a_photo_loses_its_metadata_but_keeps_its_orientation(
     assert (done["result"]["width"], done["result"]["height"]) == (800, 1200)
     original = (await client.get(done["file_url"], headers=account.headers)).content
     assert b"SecretCamera" not in original
+    # Stripped as it was stored: the size given at once is that of the file kept.
+    assert accepted["size"] == done["size"] == len(original)
     with Image.open(io.BytesIO(original)) as image:
         assert dict(image.getexif()) == {0x0112: 6}
 
@@ -296,3 +320,195 @@ async def test_a_slow_upload_holds_up_nobody(client: httpx.AsyncClient) -> None:
     assert posted.status_code == 201
     release.set()
     assert (await uploading).status_code == 202
+
+
+# --- the worker's parts, on the database alone ---------------------------------------------
+
+LIMITS = ProcessingLimits(lease=30.0, max_attempts=3, max_pixels=50_000_000)
+
+
+@pytest.fixture
+async def session_factory(database_url: str) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(database_url, pool_size=2)
+    try:
+        yield create_session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _room(session_factory: SessionFactory) -> Room:
+    async with UnitOfWork(session_factory) as uow:
+        owner = User(
+            username=f"u{uuid.uuid4().hex[:12]}", display_name="Uploader", password_hash="-"
+        )
+        uow.session.add(owner)
+        await uow.session.flush()
+        room = Room(name="photos", owner_id=owner.id)
+        uow.session.add(room)
+    return room
+
+
+async def _upload_row(
+    session_factory: SessionFactory,
+    room: Room,
+    *,
+    enqueued_ago: float = 0.0,
+    lease_ends_in: float | None = None,
+    attempts: int = 0,
+    storage_key: str = "uploads/x",
+) -> uuid.UUID:
+    """An upload still processing; held until ``lease_ends_in`` seconds from now, or let go
+    (released, or its holder died) that long ago when negative."""
+    now = datetime.now(UTC)
+    upload = Upload(
+        room_id=room.id,
+        uploader_id=room.owner_id,
+        filename="photo.jpg",
+        content_type="image/jpeg",
+        size=1,
+        storage_key=storage_key,
+        enqueued_at=now - timedelta(seconds=enqueued_ago),
+        attempts=attempts,
+        lease_until=None if lease_ends_in is None else now + timedelta(seconds=lease_ends_in),
+    )
+    async with UnitOfWork(session_factory) as uow:
+        uow.session.add(upload)
+    return upload.id
+
+
+async def _enqueued(queue: MemoryTaskQueue) -> set[uuid.UUID]:
+    leases = await queue.claim("test", 1000, wait=0)
+    commands = [decode_command(lease.job.command) for lease in leases]
+    return {command.upload_id for command in commands if isinstance(command, ProcessUpload)}
+
+
+async def test_the_sweeper_leaves_a_backlog_behind_busy_workers_alone(
+    session_factory: SessionFactory,
+) -> None:
+    room = await _room(session_factory)
+    await _upload_row(session_factory, room, enqueued_ago=300, lease_ends_in=20, attempts=1)
+    for waited in range(200, 40, -10):  # queued after the one in hand, long ago
+        await _upload_row(session_factory, room, enqueued_ago=waited)
+    queue = MemoryTaskQueue()
+    assert await UploadSweeper(session_factory, queue, stale_after=30).sweep() == 0
+    assert await _enqueued(queue) == set()
+
+
+async def test_the_sweeper_finds_jobs_that_were_lost(session_factory: SessionFactory) -> None:
+    room = await _room(session_factory)
+    # Committed, then the process died before it enqueued: nothing is in hand.
+    lost = await _upload_row(session_factory, room, enqueued_ago=60)
+    await _upload_row(session_factory, room, enqueued_ago=5)  # its job is on its way
+    queue = MemoryTaskQueue()
+    sweeper = UploadSweeper(session_factory, queue, stale_after=30)
+    assert await sweeper.sweep() == 1
+    assert await _enqueued(queue) == {lost}
+    assert await sweeper.sweep() == 0  # enqueued again just now: its new job is on its way
+
+    # Workers now hold an upload queued after it: the queue went past a job it never had.
+    room = await _room(session_factory)
+    passed_over = await _upload_row(session_factory, room, enqueued_ago=90)
+    await _upload_row(session_factory, room, enqueued_ago=60, lease_ends_in=20, attempts=1)
+    await _upload_row(session_factory, room, enqueued_ago=50)  # waiting behind it
+    assert await sweeper.sweep() == 1
+    assert await _enqueued(queue) == {passed_over}
+
+
+async def test_a_job_given_back_waits_from_then(session_factory: SessionFactory) -> None:
+    """Released (a retry on its way) or lapsed (its holder died, the queue reclaims the
+    job): back in the queue when the lease ended, not when the upload was first queued."""
+    room = await _room(session_factory)
+    await _upload_row(session_factory, room, enqueued_ago=300, lease_ends_in=-5, attempts=1)
+    lapsed_long_ago = await _upload_row(
+        session_factory, room, enqueued_ago=300, lease_ends_in=-40, attempts=1
+    )
+    queue = MemoryTaskQueue()
+    assert await UploadSweeper(session_factory, queue, stale_after=30).sweep() == 1
+    assert await _enqueued(queue) == {lapsed_long_ago}
+
+
+class _TakenOverWhileReading(MemoryStorage):
+    """A worker so slow that its lease lapses and another worker claims the upload while
+    it reads the file."""
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        super().__init__()
+        self._session_factory = session_factory
+
+    async def read(self, key: str) -> bytes:
+        async with UnitOfWork(self._session_factory) as uow:
+            await uow.session.execute(
+                update(Upload).where(Upload.storage_key == key).values(attempts=Upload.attempts + 1)
+            )
+        return await super().read(key)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _processor(session_factory: SessionFactory, storage: Storage) -> UploadProcessor:
+    hub = Hub(MemoryBroker(), History(session_factory), namespace=f"t{uuid.uuid4().hex[:8]}")
+    # No process pool: the same functions run in a thread here.
+    return UploadProcessor(session_factory, storage, EventPublisher(hub, Metrics()), None, LIMITS)
+
+
+async def _messages(session_factory: SessionFactory, room: Room) -> list[Message]:
+    async with session_factory() as session:
+        return list(await session.scalars(select(Message).where(Message.room_id == room.id)))
+
+
+@pytest.mark.parametrize("kind", ["local", "memory"])
+async def test_the_processor_previews_on_any_storage_once(
+    session_factory: SessionFactory, tmp_path: Path, kind: str
+) -> None:
+    """On a local disk the processing process reads and writes the files by path; any other
+    storage ships the bytes. The outcome is the same, and a duplicate job adds nothing."""
+    storage: Storage = LocalStorage(tmp_path / "files") if kind == "local" else MemoryStorage()
+    room = await _room(session_factory)
+    key = f"uploads/{uuid.uuid4().hex}"
+    await storage.write(key, _once(jpeg_with_exif()))
+    upload_id = await _upload_row(session_factory, room, storage_key=key)
+    processor = await _processor(session_factory, storage)
+    await processor(ProcessUpload(upload_id))
+    await processor(ProcessUpload(upload_id))  # delivered twice
+
+    async with session_factory() as session:
+        upload = await session.get(Upload, upload_id)
+    assert upload is not None
+    assert upload.status is UploadStatus.DONE
+    assert upload.result == {
+        "kind": "image",
+        "width": 800,
+        "height": 1200,
+        "thumbnail_url": f"/api/uploads/{upload_id}/thumbnail",
+    }
+    assert upload.lease_until is None
+    [message] = await _messages(session_factory, room)
+    assert message.id == upload.message_id
+    assert message.attachment is not None
+    assert message.attachment["upload_id"] == str(upload_id)
+    assert message.attachment["width"] == 800
+    assert b"SecretCamera" not in await storage.read(key)
+    with Image.open(io.BytesIO(await storage.read(thumbnail_key(upload)))) as thumbnail:
+        assert thumbnail.size == (341, 512)
+
+
+async def test_a_worker_taken_over_before_it_finished_leaves_no_trace(
+    session_factory: SessionFactory,
+) -> None:
+    storage = _TakenOverWhileReading(session_factory)
+    room = await _room(session_factory)
+    key = f"uploads/{uuid.uuid4().hex}"
+    await storage.write(key, _once(png()))
+    upload_id = await _upload_row(session_factory, room, storage_key=key)
+    await (await _processor(session_factory, storage))(ProcessUpload(upload_id))
+    async with session_factory() as session:
+        upload = await session.get(Upload, upload_id)
+        room_seq = await session.scalar(select(func.max(Room.last_seq)).where(Room.id == room.id))
+    assert upload is not None
+    # Left to the worker that holds it now: no outcome, no message, no seq used up.
+    assert upload.status is UploadStatus.PROCESSING
+    assert upload.message_id is None
+    assert await _messages(session_factory, room) == []
+    assert room_seq == 0

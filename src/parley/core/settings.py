@@ -90,7 +90,8 @@ class Settings(BaseSettings):
         "no with Redis (run `parley worker` processes instead).",
     )
     worker_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(
-        default=4, description="Jobs a worker runs at once (and its processing processes)."
+        default=4,
+        description="A worker's processing processes; it runs twice as many jobs at once.",
     )
     job_timeout: Annotated[float, Field(gt=0)] = Field(
         default=120.0, description="Seconds a job may run before it counts as failed."

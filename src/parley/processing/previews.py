@@ -4,7 +4,6 @@ pool, so that decoding a large image or parsing a PDF never blocks an event loop
 from __future__ import annotations
 
 import io
-import struct
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +14,9 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
 from parley.processing.detect import FileKind
+from parley.processing.jpeg_metadata import strip_metadata
 
-__all__ = ["Preview", "RejectedFileError", "make_preview"]
+__all__ = ["Preview", "PreviewSummary", "RejectedFileError", "make_preview"]
 
 THUMBNAIL_SIDE = 512
 PREVIEW_CHARS = 500
@@ -28,10 +28,22 @@ class RejectedFileError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class PreviewSummary:
+    """What the upload's row records of a preview once its files are stored."""
+
+    result: dict[str, Any]  # the kind of file and its figures, as the API shows them
+    has_thumbnail: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Preview:
     result: dict[str, Any]
     thumbnail: bytes | None = None  # WebP, for images
     cleaned: bytes | None = None  # the original without its metadata, when it had some
+
+    @property
+    def summary(self) -> PreviewSummary:
+        return PreviewSummary(self.result, has_thumbnail=self.thumbnail is not None)
 
 
 def make_preview(kind: FileKind, data: bytes, max_pixels: int) -> Preview:
@@ -52,23 +64,26 @@ def _image(kind: FileKind, data: bytes, max_pixels: int) -> Preview:
                 probe.verify()  # structure and checksums, without decoding every pixel
             with Image.open(io.BytesIO(data)) as image:
                 orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
-                if image.format == "JPEG":
-                    # Decode at the smallest scale that still gives a sharp thumbnail.
-                    image.draft("RGB", (THUMBNAIL_SIDE * 2, THUMBNAIL_SIDE * 2))
-                upright = ImageOps.exif_transpose(image)
                 width, height = _upright_size(image.size, orientation)
-                upright.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
-                if upright.mode not in {"RGB", "RGBA"}:
-                    upright = upright.convert("RGBA" if "A" in upright.getbands() else "RGB")
+                # Shrunk first, then turned upright: turning the small thumbnail costs next to
+                # nothing. A JPEG is decoded at a reduced scale (draft mode, at least twice
+                # the thumbnail's size), not whole.
+                image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+                ImageOps.exif_transpose(image, in_place=True)
+                thumbnail = (
+                    image
+                    if image.mode in {"RGB", "RGBA"}
+                    else image.convert("RGBA" if "A" in image.getbands() else "RGB")
+                )
                 out = io.BytesIO()
-                upright.save(out, "WEBP", quality=80)
+                thumbnail.save(out, "WEBP", quality=80)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
             raise RejectedFileError(
                 "the image is too large to decode (decompression bomb?)"
             ) from error
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
             raise RejectedFileError(f"the image is damaged or truncated ({error})") from error
-    cleaned = _strip_jpeg_metadata(data, orientation) if kind is FileKind.JPEG else None
+    cleaned = strip_metadata(data) if kind is FileKind.JPEG else None
     return Preview(
         result={"kind": "image", "width": width, "height": height},
         thumbnail=out.getvalue(),
@@ -79,35 +94,6 @@ def _image(kind: FileKind, data: bytes, max_pixels: int) -> Preview:
 def _upright_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
     width, height = size
     return (height, width) if orientation in {5, 6, 7, 8} else (width, height)
-
-
-def _strip_jpeg_metadata(data: bytes, orientation: int) -> bytes | None:
-    """The JPEG without its EXIF, XMP and IPTC segments (camera, GPS, names), losslessly.
-
-    The pixels are not re-encoded; only a minimal EXIF with the orientation is kept, so
-    viewers still show the photo upright. None when there was nothing to remove.
-    """
-    segments: list[bytes] = [data[:2]]
-    position, removed = 2, False
-    while position + 4 <= len(data) and data[position] == 0xFF:
-        marker = data[position + 1]
-        if marker == 0xDA:  # start of scan: compressed data follows to the end
-            break
-        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
-        segment = data[position : position + 2 + length]
-        if marker in {0xE1, 0xED, 0xFE}:  # APP1 (EXIF, XMP), APP13 (IPTC), comments
-            removed = True
-        else:
-            segments.append(segment)
-        position += 2 + length
-    if not removed:
-        return None
-    if orientation != 1:
-        exif = Image.Exif()
-        exif[_EXIF_ORIENTATION] = orientation
-        payload = b"Exif\x00\x00" + exif.tobytes()
-        segments.insert(1, b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload)
-    return b"".join(segments) + data[position:]
 
 
 def _pdf(data: bytes) -> Preview:

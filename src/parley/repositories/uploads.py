@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, func, or_, select, update
 
 from parley.db.models import Membership, Upload, UploadStatus
 from parley.repositories.base import Repository
@@ -39,9 +40,19 @@ class UploadRepository(Repository[Upload]):
         )
         return (await self.session.scalars(statement)).one_or_none()
 
-    async def take_for_finishing(self, upload_id: uuid.UUID, attempt: int) -> Upload | None:
-        """Lock the upload for writing its outcome, if our claim (``attempt``) still holds it:
-        a worker whose lease lapsed and was taken over must not finish it a second time."""
+    async def finish(
+        self,
+        upload_id: uuid.UUID,
+        attempt: int,
+        outcome: UploadStatus,
+        *,
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+        message_id: uuid.UUID | None = None,
+    ) -> Upload | None:
+        """Record the outcome, if our claim (``attempt``) still holds the upload; None when
+        it does not: a worker whose lease lapsed and was taken over must not finish it a
+        second time. Checking the claim and writing the outcome are one statement."""
         statement = (
             update(Upload)
             .where(
@@ -49,10 +60,26 @@ class UploadRepository(Repository[Upload]):
                 Upload.status == UploadStatus.PROCESSING,
                 Upload.attempts == attempt,
             )
-            .values(lease_until=None)
+            .values(
+                status=outcome, result=result, error=error, message_id=message_id, lease_until=None
+            )
             .returning(Upload)
         )
         return (await self.session.scalars(statement)).one_or_none()
+
+    async def release(self, upload_id: uuid.UUID, attempt: int, now: datetime) -> None:
+        """Let go of our claim (``attempt``) at once, for the job's retry to take it up. The
+        lease ends ``now`` rather than vanishing: the job went back to the queue then."""
+        await self.session.execute(
+            update(Upload)
+            .where(
+                Upload.id == upload_id,
+                Upload.status == UploadStatus.PROCESSING,
+                Upload.attempts == attempt,
+            )
+            .values(lease_until=now)
+            .execution_options(synchronize_session=False)
+        )
 
     async def renew(self, upload_id: uuid.UUID, lease_until: datetime) -> None:
         await self.session.execute(
@@ -62,16 +89,35 @@ class UploadRepository(Repository[Upload]):
             .execution_options(synchronize_session=False)
         )
 
-    async def stale(self, now: datetime, older_than: timedelta, limit: int) -> Sequence[uuid.UUID]:
-        """Uploads still processing whose job was enqueued long ago and that no worker holds:
-        their queue entry may be lost. Marks them enqueued now, so one sweeper takes each."""
-        cutoff = now - older_than
-        waiting = (
+    async def take_lost(self, now: datetime, waited: timedelta, limit: int) -> Sequence[uuid.UUID]:
+        """Uploads whose job is lost (Redis restarted empty, a process died between its
+        commit and its enqueue), marked enqueued ``now`` so that one sweeper takes each.
+
+        An upload still processing and held by no worker has been back in the queue since
+        it was enqueued or since its last holder let go (released it, or died and let its
+        lease lapse), whichever is later. The queue hands jobs out oldest first, so one that
+        is only waiting is behind the uploads workers hold now. Lost, then, is an upload
+        that has waited longer than ``waited`` with no held upload enqueued before it: none
+        is held (the queue ran dry, or Redis forgot it) or the queue went past it. A backlog
+        waiting behind busy workers is not lost, however long it waits.
+        """
+        back_in_queue = case(
+            (Upload.lease_until > Upload.enqueued_at, Upload.lease_until),
+            else_=Upload.enqueued_at,
+        )
+        oldest_held = (
+            select(func.min(Upload.enqueued_at))
+            .where(Upload.status == UploadStatus.PROCESSING, Upload.lease_until >= now)
+            .scalar_subquery()
+        )
+        cutoff = now - waited
+        lost = (
             select(Upload.id)
             .where(
                 Upload.status == UploadStatus.PROCESSING,
-                Upload.enqueued_at < cutoff,
                 or_(Upload.lease_until.is_(None), Upload.lease_until < now),
+                back_in_queue < cutoff,
+                or_(oldest_held.is_(None), back_in_queue < oldest_held),
             )
             .order_by(Upload.created_at)
             .limit(limit)
@@ -80,7 +126,7 @@ class UploadRepository(Repository[Upload]):
             update(Upload)
             # Repeated outside the subquery: PostgreSQL re-checks it on a row another
             # sweeper just updated, so two sweepers never both take one upload.
-            .where(Upload.id.in_(waiting), Upload.enqueued_at < cutoff)
+            .where(Upload.id.in_(lost), back_in_queue < cutoff)
             .values(enqueued_at=now)
             .returning(Upload.id)
             .execution_options(synchronize_session=False)

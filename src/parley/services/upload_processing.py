@@ -10,18 +10,20 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from parley.db.engine import SessionFactory
 from parley.db.models import Upload, UploadStatus, User
 from parley.db.unit_of_work import UnitOfWork
 from parley.processing.detect import FileKind
-from parley.processing.previews import Preview, RejectedFileError, make_preview
+from parley.processing.in_place import preview_in_place
+from parley.processing.previews import PreviewSummary, RejectedFileError, make_preview
 from parley.realtime.publisher import EventPublisher
 from parley.repositories.uploads import UploadRepository
 from parley.repositories.users import UserRepository
 from parley.schemas.uploads import UploadOut
 from parley.services.message_factory import MessageFactory
-from parley.services.messages import MessageService
+from parley.services.messages import MessageService, Posted
 from parley.storage import Storage
 from parley.tasks.commands import ProcessUpload
 from parley.tasks.queue import TaskQueue
@@ -65,22 +67,21 @@ class UploadProcessor:
         upload = await self._claim(command.upload_id)
         if upload is None:
             return
-        attempt = upload.attempts
-        if attempt > self._limits.max_attempts:
-            await self._finish(upload.id, attempt, error=f"gave up after {attempt - 1} attempts")
+        if upload.attempts > self._limits.max_attempts:
+            await self._finish(upload, error=f"gave up after {upload.attempts - 1} attempts")
             return
         renewing = asyncio.create_task(self._keep_claim(upload.id))
         try:
             preview = await self._preview(upload)
         except RejectedFileError as error:
-            await self._finish(upload.id, attempt, error=str(error))
+            await self._finish(upload, error=str(error))
             return
         except BaseException:
-            await self._release(upload.id)  # let the retry claim it at once
+            await self._release(upload)  # let the retry claim it at once
             raise
         finally:
             renewing.cancel()
-        await self._finish(upload.id, attempt, preview=preview)
+        await self._finish(upload, preview=preview)
 
     async def _claim(self, upload_id: uuid.UUID) -> Upload | None:
         """The upload, now ours for one lease; None when it needs nothing more."""
@@ -109,60 +110,86 @@ class UploadProcessor:
             except Exception:
                 log.exception("could not renew the lease of upload %s; retrying", upload_id)
 
-    async def _preview(self, upload: Upload) -> Preview:
-        data = await self._storage.read(upload.storage_key)
-        kind = FileKind(upload.content_type)
+    async def _preview(self, upload: Upload) -> PreviewSummary:
+        kind, max_pixels = FileKind(upload.content_type), self._limits.max_pixels
         loop = asyncio.get_running_loop()
-        preview = await loop.run_in_executor(
-            self._executor, make_preview, kind, data, self._limits.max_pixels
-        )
+        original = self._storage.local_path(upload.storage_key)
+        thumbnail = self._storage.local_path(thumbnail_key(upload))
+        if original is not None and thumbnail is not None:
+            # On a local disk the processing process reads and writes the files itself:
+            # megabytes neither cross its pipe nor pass through this event loop.
+            return await loop.run_in_executor(
+                self._executor, preview_in_place, kind, original, thumbnail, max_pixels
+            )
+        data = await self._storage.read(upload.storage_key)
+        preview = await loop.run_in_executor(self._executor, make_preview, kind, data, max_pixels)
         if preview.thumbnail is not None:
             await self._storage.write(thumbnail_key(upload), _once(preview.thumbnail))
         if preview.cleaned is not None:
             await self._storage.write(upload.storage_key, _once(preview.cleaned))
-        return preview
+        return preview.summary
 
     async def _finish(
-        self,
-        upload_id: uuid.UUID,
-        attempt: int,
-        *,
-        preview: Preview | None = None,
-        error: str | None = None,
+        self, upload: Upload, *, preview: PreviewSummary | None = None, error: str | None = None
     ) -> None:
-        async with UnitOfWork(self._session_factory) as uow:
-            upload = await UploadRepository(uow.session).take_for_finishing(upload_id, attempt)
-            if upload is None:
-                log.warning("upload %s was taken over before we finished it", upload_id)
-                return
-            if preview is None:
-                upload.status, upload.error = UploadStatus.FAILED, error
-            else:
-                upload.status, upload.result = UploadStatus.DONE, _result(upload, preview)
-                uploader = await _user(uow, upload.uploader_id)
-                posted = await MessageService(uow, self._events).append(
-                    upload.room_id,
-                    MessageFactory.attachment(
-                        uploader, _attachment(upload), image=FileKind(upload.content_type).is_image
-                    ),
-                )
-                upload.message_id = posted.message.id
-            await uow.session.flush()
-            if upload.uploader_id is not None:
-                uow.after_commit(
-                    partial(self._events.upload, upload.uploader_id, UploadOut.of(upload))
-                )
+        try:
+            async with UnitOfWork(self._session_factory) as uow:
+                finished = await self._record(uow, upload, preview, error)
+                if finished.uploader_id is not None:
+                    uow.after_commit(
+                        partial(self._events.upload, finished.uploader_id, UploadOut.of(finished))
+                    )
+        except _TakenOverError:
+            log.warning("upload %s was taken over before we finished it", upload.id)
 
-    async def _release(self, upload_id: uuid.UUID) -> None:
+    async def _record(
+        self, uow: UnitOfWork, upload: Upload, preview: PreviewSummary | None, error: str | None
+    ) -> Upload:
+        """The outcome written and, for a preview, the file posted in its room, if our claim
+        still holds; if not, ``_TakenOverError`` rolls both back: one outcome, one message."""
+        uploads = UploadRepository(uow.session)
+        if preview is None:
+            finished = await uploads.finish(
+                upload.id, upload.attempts, UploadStatus.FAILED, error=error
+            )
+        else:
+            result = _result(upload, preview)
+            # The message first, so that the upload's row is written once, with its id.
+            posted = await self._post(uow, upload, result)
+            finished = await uploads.finish(
+                upload.id,
+                upload.attempts,
+                UploadStatus.DONE,
+                result=result,
+                message_id=posted.message.id,
+            )
+        if finished is None:
+            raise _TakenOverError
+        return finished
+
+    async def _post(self, uow: UnitOfWork, upload: Upload, result: dict[str, Any]) -> Posted:
+        uploader = await _user(uow, upload.uploader_id)
+        message = MessageFactory.attachment(
+            uploader, _attachment(upload, result), image=FileKind(upload.content_type).is_image
+        )
+        return await MessageService(uow, self._events).append(upload.room_id, message)
+
+    async def _release(self, upload: Upload) -> None:
         async with UnitOfWork(self._session_factory) as uow:
-            upload = await UploadRepository(uow.session).get(upload_id)
-            if upload is not None:
-                upload.lease_until = None
+            await UploadRepository(uow.session).release(
+                upload.id, upload.attempts, datetime.now(UTC)
+            )
+
+
+class _TakenOverError(Exception):
+    """Our claim lapsed and another worker took the upload over: nothing of ours may stay."""
 
 
 class UploadSweeper:
     """Finds uploads whose job was lost (Redis restarted empty, a process died before it
-    enqueued) and enqueues them again; the processor's claim makes duplicates harmless."""
+    enqueued) and enqueues them again. Uploads waiting behind busy workers are not lost,
+    however long they wait (see ``UploadRepository.take_lost``); should a duplicate slip
+    through all the same, the processor's claim makes it harmless."""
 
     def __init__(
         self, session_factory: SessionFactory, queue: TaskQueue, *, stale_after: float = 30.0
@@ -173,14 +200,14 @@ class UploadSweeper:
 
     async def sweep(self) -> int:
         async with UnitOfWork(self._session_factory) as uow:
-            stale = await UploadRepository(uow.session).stale(
+            lost = await UploadRepository(uow.session).take_lost(
                 datetime.now(UTC), self._stale_after, limit=500
             )
-        for upload_id in stale:
+        for upload_id in lost:
             await self._queue.enqueue(ProcessUpload(upload_id))
-        if stale:
-            log.warning("re-enqueued %d uploads whose jobs were lost", len(stale))
-        return len(stale)
+        if lost:
+            log.warning("re-enqueued %d uploads whose jobs were lost", len(lost))
+        return len(lost)
 
     async def run(self, interval: float = 10.0) -> None:
         while True:
@@ -199,21 +226,21 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-def _result(upload: Upload, preview: Preview) -> dict[str, object]:
+def _result(upload: Upload, preview: PreviewSummary) -> dict[str, Any]:
     result = dict(preview.result)
-    if preview.thumbnail is not None:
+    if preview.has_thumbnail:
         result["thumbnail_url"] = f"/api/uploads/{upload.id}/thumbnail"
     return result
 
 
-def _attachment(upload: Upload) -> dict[str, object]:
+def _attachment(upload: Upload, result: dict[str, Any]) -> dict[str, Any]:
     return {
         "upload_id": str(upload.id),
         "filename": upload.filename,
         "content_type": upload.content_type,
         "size": upload.size,
         "url": f"/api/uploads/{upload.id}/file",
-        **(upload.result or {}),
+        **result,
     }
 
 

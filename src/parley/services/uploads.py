@@ -12,7 +12,8 @@ from parley.core.errors import NotFound, PayloadTooLarge, UnsupportedType
 from parley.db.engine import SessionFactory
 from parley.db.models import Upload, User
 from parley.db.unit_of_work import UnitOfWork
-from parley.processing.detect import SNIFF_BYTES, detect
+from parley.processing.detect import SNIFF_BYTES, FileKind, detect
+from parley.processing.jpeg_metadata import without_metadata
 from parley.realtime.publisher import EventPublisher
 from parley.repositories.rooms import RoomRepository
 from parley.repositories.uploads import UploadRepository
@@ -59,7 +60,10 @@ class UploadService:
             raise UnsupportedType("Only images (JPEG, PNG, GIF, WebP), PDFs and text files.")
         upload_id = uuid.uuid4()
         key = f"uploads/{upload_id.hex}"
-        size = await self._storage.write(key, self._limited(head, chunks))
+        body = self._limited(head, chunks)
+        if kind is FileKind.JPEG:
+            body = without_metadata(body)  # camera and GPS position are stripped, not stored
+        size = await self._storage.write(key, body)
         if size == 0:
             await self._storage.delete(key)
             raise UnsupportedType("The file is empty.")

@@ -26,6 +26,11 @@ __all__ = ["WorkerRuntime", "log_wait", "worker_runtime"]
 
 log = logging.getLogger(__name__)
 
+# Jobs a worker runs at once per processing process. With two, each process has its next
+# file waiting: while one job claims its upload or records its outcome (round trips to the
+# database and Redis), the other one's file is being decoded, so the process never idles.
+JOBS_PER_PROCESS = 2
+
 
 @dataclass
 class WorkerRuntime:
@@ -69,6 +74,7 @@ async def worker_runtime(
     executor = ProcessPoolExecutor(
         max_workers=concurrency, mp_context=multiprocessing.get_context("spawn")
     )
+    jobs_at_once = concurrency * JOBS_PER_PROCESS
     dispatcher = Dispatcher()
     dispatcher.register(
         ProcessUpload,
@@ -87,7 +93,7 @@ async def worker_runtime(
     dispatcher.register(Noop, _noop)
     dispatcher.register(WaitProbe, log_wait)
     config = WorkerConfig(
-        concurrency=concurrency,
+        concurrency=jobs_at_once,
         job_timeout=settings.job_timeout,
         max_attempts=settings.job_max_attempts,
         reclaim_after=settings.job_reclaim_after,
