@@ -156,9 +156,28 @@ class Reader:
         await warm_up(sql, size.warmup)
         return Measured(size.messages, page, parley, cpu_micros, await timed(sql, size.requests))
 
+    async def reference(self, path: str, size: Size) -> tuple[Latencies, float]:
+        """A request that reads no history, for what any request costs on this server."""
 
-async def measure(workdir: Path, *, smoke: bool) -> list[Measured]:
+        async def get() -> None:
+            (await self.client.get(path)).raise_for_status()
+
+        await warm_up(get, size.warmup)
+        self.server.start()
+        latencies = await timed(get, size.requests)
+        return latencies, self.server.stop() / size.requests * 1e6
+
+
+# Requests that read no history: /healthz touches nothing, /api/users/me authenticates and
+# reads one row. What they cost is the floor under any page of history on this server.
+REFERENCES = ["/healthz", "/api/users/me"]
+
+
+async def measure(
+    workdir: Path, *, smoke: bool
+) -> tuple[list[Measured], list[tuple[str, Latencies, float]]]:
     measured: list[Measured] = []
+    references: list[tuple[str, Latencies, float]] = []
     async with parley_cluster(workdir, 1) as cluster:
         base_url = cluster.url(0)
         (member,) = await accounts(base_url, 1)
@@ -175,9 +194,22 @@ async def measure(workdir: Path, *, smoke: bool) -> list[Measured]:
                     measured.extend(
                         [await reader.measure(p, size) for p in Page.both(size.messages)]
                     )
+                references.extend(
+                    [(path, *await reader.reference(path, size)) for path in REFERENCES]
+                )
         finally:
             await connection.close()
-    return measured
+    return measured, references
+
+
+def reference_table(references: list[tuple[str, Latencies, float]]) -> Table:
+    result = Table(
+        "Requests that read no history, on the same server (the floor under any page)",
+        ["request", "requests", "p50 ms", "p99 ms", "server CPU µs/req"],
+    )
+    for path, latencies, cpu_micros in references:
+        result.add(f"GET {path}", latencies.count, latencies.p50, latencies.p99, cpu_micros)
+    return result
 
 
 def table(measured: list[Measured]) -> Table:
@@ -224,7 +256,8 @@ def table(measured: list[Measured]) -> Table:
 
 
 async def run(workdir: Path, smoke: bool) -> list[Table]:
-    return [table(await measure(workdir, smoke=smoke))]
+    measured, references = await measure(workdir, smoke=smoke)
+    return [table(measured), reference_table(references)]
 
 
 if __name__ == "__main__":

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from sqlalchemy import Row, Select, exists, select, text, update
+from sqlalchemy import Row, Select, bindparam, exists, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.elements import BindParameter
 
 from parley.db.base import utcnow
 from parley.db.models import Membership, Message, MessageKind, Room, User
@@ -48,28 +50,44 @@ _APPEND_AS_MEMBER = text("""
 MessageRecord: TypeAlias = dict[str, Any]
 
 
-def _record_query(room_id: uuid.UUID, member_id: uuid.UUID | None) -> Select[tuple[Any, ...]]:
-    statement = select(
-        Message.id,
-        Message.room_id,
-        Message.seq,
-        Message.kind,
-        Message.body,
-        Message.attachment,
-        Message.client_id,
-        Message.created_at,
-        Message.edited_at,
-        Message.deleted_at,
-        User.id.label("sender_id"),
-        User.username.label("sender_username"),
-        User.display_name.label("sender_display_name"),
-    ).outerjoin(User, User.id == Message.sender_id)
-    statement = statement.where(Message.room_id == room_id)
-    if member_id is not None:
-        statement = statement.where(
-            exists().where(Membership.room_id == room_id, Membership.user_id == member_id)
+@functools.cache
+def _page_query(*, ascending: bool, bounded: bool, checked: bool) -> Select[tuple[Any, ...]]:
+    """A page of history: messages of ``:room_id`` after ``:after_seq`` (ascending) or before
+    ``:before_seq`` (descending; ``bounded`` or not), at most ``:limit``; ``checked``, none
+    unless ``:member_id`` is a member. Built once per shape with bound parameters: building
+    a statement cost more CPU than PostgreSQL spends running it."""
+    room_id: BindParameter[Any] = bindparam("room_id")
+    statement = (
+        select(
+            Message.id,
+            Message.room_id,
+            Message.seq,
+            Message.kind,
+            Message.body,
+            Message.attachment,
+            Message.client_id,
+            Message.created_at,
+            Message.edited_at,
+            Message.deleted_at,
+            User.id.label("sender_id"),
+            User.username.label("sender_username"),
+            User.display_name.label("sender_display_name"),
         )
-    return statement
+        .outerjoin(User, User.id == Message.sender_id)
+        .where(Message.room_id == room_id)
+        .limit(bindparam("limit"))
+    )
+    if checked:
+        statement = statement.where(
+            exists().where(
+                Membership.room_id == room_id, Membership.user_id == bindparam("member_id")
+            )
+        )
+    if ascending:
+        return statement.where(Message.seq > bindparam("after_seq")).order_by(Message.seq)
+    if bounded:
+        statement = statement.where(Message.seq < bindparam("before_seq"))
+    return statement.order_by(Message.seq.desc())
 
 
 def _record(row: Row[tuple[Any, ...]]) -> MessageRecord:
@@ -235,13 +253,14 @@ class MessageRepository(Repository[Message]):
     ) -> list[MessageRecord]:
         """Messages with seq > ``after_seq``, ascending, at most ``limit``; with ``member_id``,
         none unless that user is a member (checked in the same query)."""
-        statement = (
-            _record_query(room_id, member_id)
-            .where(Message.seq > after_seq)
-            .order_by(Message.seq)
-            .limit(limit)
-        )
-        return [_record(row) for row in await self.session.execute(statement)]
+        statement = _page_query(ascending=True, bounded=True, checked=member_id is not None)
+        parameters = {
+            "room_id": room_id,
+            "after_seq": after_seq,
+            "limit": limit,
+            "member_id": member_id,
+        }
+        return [_record(row) for row in await self.session.execute(statement, parameters)]
 
     async def before(
         self,
@@ -253,11 +272,17 @@ class MessageRepository(Repository[Message]):
     ) -> list[MessageRecord]:
         """The ``limit`` messages just below ``before_seq`` (the newest when None), ascending;
         with ``member_id``, none unless that user is a member."""
-        statement = _record_query(room_id, member_id).order_by(Message.seq.desc()).limit(limit)
-        if before_seq is not None:
-            statement = statement.where(Message.seq < before_seq)
-        newest_first = [_record(row) for row in await self.session.execute(statement)]
-        return newest_first[::-1]
+        statement = _page_query(
+            ascending=False, bounded=before_seq is not None, checked=member_id is not None
+        )
+        parameters = {
+            "room_id": room_id,
+            "before_seq": before_seq,
+            "limit": limit,
+            "member_id": member_id,
+        }
+        rows = await self.session.execute(statement, parameters)
+        return [_record(row) for row in rows][::-1]
 
     @property
     def _dialect(self) -> str:

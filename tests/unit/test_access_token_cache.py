@@ -1,0 +1,32 @@
+"""Verified access tokens are remembered, never past their expiry."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from parley.core.errors import NotAuthenticated
+from parley.security.tokens import AccessTokenCodec
+
+KEY = "unit-test-secret-key-long-enough-for-hs256-0123456789"
+
+
+def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    codec = AccessTokenCodec(KEY, ttl_seconds=60)
+    # Expired 4 s ago: still within the 5 s leeway, for one more second.
+    token = codec.issue(uuid.uuid4(), now=datetime.now(UTC) - timedelta(seconds=64))
+    codec.decode(token)  # verified, and remembered
+    time.sleep(1.2)
+    with pytest.raises(NotAuthenticated):
+        codec.decode(token)
+
+
+def test_only_the_exact_verified_text_is_remembered() -> None:
+    codec = AccessTokenCodec(KEY, ttl_seconds=60)
+    token = codec.issue(uuid.uuid4())
+    codec.decode(token)
+    with pytest.raises(NotAuthenticated):
+        codec.decode(token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
