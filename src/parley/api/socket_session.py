@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import orjson
@@ -19,7 +18,7 @@ from starlette.websockets import WebSocketState
 from parley.core.errors import NotFound, ParleyError
 from parley.core.logging import context as log_context
 from parley.db.models import User
-from parley.realtime.connection import Connection
+from parley.realtime.connection import CLOSE_INTERNAL_ERROR, AsgiSend, Connection
 from parley.realtime.frames import (
     AckFrame,
     AuthFrame,
@@ -47,15 +46,35 @@ log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4001
 CLOSE_POLICY_VIOLATION = 1008
-CLOSE_INTERNAL_ERROR = 1011
 # Bad frames in a row before a client is taken to be broken or hostile.
 MAX_CONSECUTIVE_BAD_FRAMES = 10
 CLOSE_TIMEOUT_SECONDS = 10
 
 
 class SocketSession:
+    """One socket's life in one task: frames are read and handled here, while the
+    connection's writer (a task of its own while the socket is busy) sends what the hub
+    delivers."""
+
+    __slots__ = (
+        "_account",
+        "_bad_frames",
+        "_claims",
+        "_deadline",
+        "_sender",
+        "_state",
+        "_websocket",
+        "connection",
+        "user",
+    )
+
     def __init__(
-        self, state: AppState, websocket: WebSocket, account: User, claims: AccessClaims
+        self,
+        state: AppState,
+        websocket: WebSocket,
+        send: AsgiSend,
+        account: User,
+        claims: AccessClaims,
     ) -> None:
         self._state = state
         self._websocket = websocket
@@ -65,28 +84,31 @@ class SocketSession:
         self._sender = SenderOut(id=user.id, username=user.username, display_name=user.display_name)
         self._claims = claims
         self._bad_frames = 0
+        # Ends the receive loop: when the token expires, or sooner when the connection closes.
+        self._deadline: asyncio.Timeout | None = None
+        connection_id = uuid.uuid4()
+        # Set before the connection exists, which copies this context for its writer's logs.
+        log_context.set({"connection_id": connection_id.hex, "user_id": user.id.hex})
         self.connection = Connection(
-            websocket,
+            connection_id,
+            send,
             user.id,
             state.history,
             max_queue=state.settings.ws_send_queue,
             on_delivered=state.metrics.delivered,
+            on_close=self._stop_receiving,
         )
 
     async def run(self) -> None:
         hub, connection = self._state.hub, self.connection
-        log_context.set({"connection_id": connection.id.hex, "user_id": self.user.id.hex})
         self._state.metrics.sockets.inc()
         try:
             await hub.register(connection)
             await self._presence(online=True)
-            async with asyncio.TaskGroup() as group:
-                connection.attach(
-                    group.create_task(self._guard(self._receive_loop)),
-                    group.create_task(self._guard(connection.send_loop)),
-                )
+            await self._receive_until_closed()
         finally:
             self._state.metrics.sockets.dec()
+            connection.close(None)  # ends its writer, whatever ended the session
             await hub.unregister(connection)
             await self._presence(online=False)
             await self._close()
@@ -102,21 +124,6 @@ class SocketSession:
         except Exception:
             log.warning("presence update failed", exc_info=True)
 
-    async def _guard(self, loop: Callable[[], Awaitable[None]]) -> None:
-        """Run one loop; however it ends, end the other one too."""
-        try:
-            await loop()
-        except (WebSocketDisconnect, OSError):
-            self.connection.close(None)
-        except RuntimeError as error:  # Starlette: sending on a socket already closed
-            log.debug("socket gone: %s", error)
-            self.connection.close(None)
-        except Exception:
-            log.exception("socket loop failed")
-            self.connection.close(CLOSE_INTERNAL_ERROR, "internal error")
-        else:
-            self.connection.close(None)
-
     async def _close(self) -> None:
         code = self.connection.close_code
         if code is None or self._websocket.application_state is WebSocketState.DISCONNECTED:
@@ -129,15 +136,48 @@ class SocketSession:
 
     # --- receiving -----------------------------------------------------------------------
 
+    async def _receive_until_closed(self) -> None:
+        if self.connection.closed:
+            return  # closed (a shutdown, say) while the session was starting
+        try:
+            async with asyncio.timeout_at(self._token_deadline()) as deadline:
+                self._deadline = deadline
+                await self._receive_guarded()
+        except TimeoutError:
+            # The token expired, or close() ended the loop (and its code stands).
+            self.connection.close(CLOSE_UNAUTHORIZED, "access token expired")
+        finally:
+            self._deadline = None
+
+    def _stop_receiving(self) -> None:
+        """The connection closed: end the receive loop now, wherever it waits."""
+        deadline = self._deadline
+        if deadline is not None and not deadline.expired():
+            deadline.reschedule(asyncio.get_running_loop().time())
+
+    def _token_deadline(self) -> float:
+        """When the access token expires, in the event loop's clock."""
+        remaining = (self._claims.expires_at - datetime.now(UTC)).total_seconds()
+        return asyncio.get_running_loop().time() + remaining
+
+    async def _receive_guarded(self) -> None:
+        """Run the receive loop; however it ends, close the connection with a fitting code."""
+        try:
+            await self._receive_loop()
+        except (WebSocketDisconnect, OSError):
+            self.connection.close(None)
+        except RuntimeError as error:  # Starlette: receiving on a socket already closed
+            log.debug("socket gone: %s", error)
+            self.connection.close(None)
+        except Exception:
+            log.exception("socket loop failed")
+            self.connection.close(CLOSE_INTERNAL_ERROR, "internal error")
+        else:
+            self.connection.close(None)
+
     async def _receive_loop(self) -> None:
         while True:
-            remaining = (self._claims.expires_at - datetime.now(UTC)).total_seconds()
-            try:
-                async with asyncio.timeout(max(remaining, 0)):
-                    message = await self._websocket.receive()
-            except TimeoutError:
-                self.connection.close(CLOSE_UNAUTHORIZED, "access token expired")
-                return
+            message = await self._websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
@@ -213,6 +253,8 @@ class SocketSession:
             self.connection.close(CLOSE_UNAUTHORIZED, "a socket belongs to one user")
             return
         self._claims = claims
+        if self._deadline is not None and not self._deadline.expired():
+            self._deadline.reschedule(self._token_deadline())
         self.connection.send(ReadyFrame(user=self.user).model_dump_json())
 
     async def _require_member(self, room_id: uuid.UUID) -> None:

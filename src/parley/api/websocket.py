@@ -1,13 +1,15 @@
-"""``/ws``: authenticate the first frame, then run one socket's receive and send loops."""
+"""``/ws``: authenticate the first frame, then run one socket's session."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
 
-from parley.api.deps import StateDep
 from parley.api.error_handlers import error_response
 from parley.api.socket_session import CLOSE_UNAUTHORIZED, SocketSession
 from parley.core.errors import NotAuthenticated, RateLimited
@@ -21,32 +23,42 @@ __all__ = ["router"]
 
 log = logging.getLogger(__name__)
 
-router = APIRouter()
-
 AUTH_TIMEOUT_SECONDS = 10
 
 
-@router.websocket("/ws")
-async def websocket_endpoint(websocket: WebSocket, state: StateDep) -> None:
-    address = websocket.client.host if websocket.client else "unknown"
-    try:
-        await state.enforce(state.rules.connections, f"address:{address}")
-    except RateLimited as limited:
-        # Refused at the handshake, as an HTTP 429 the client can read.
-        await websocket.send_denial_response(
-            error_response(
-                429, limited.code, limited.detail, headers={"Retry-After": str(limited.retry_after)}
+class _SocketEndpoint:
+    """A plain ASGI app rather than a FastAPI endpoint, for two reasons that every socket
+    pays for: its frames go to the server's ``send`` itself (a FastAPI endpoint only gets
+    Starlette's wrapper, which re-checks the socket's state on every frame), and its
+    coroutine does not sit on top of FastAPI's dependency machinery for the socket's life.
+    The handshake, the first frame and the close still go through Starlette's ``WebSocket``.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = WebSocket(scope, receive, send)
+        state = cast("AppState", websocket.state.parley)  # the lifespan's, as for any request
+        address = websocket.client.host if websocket.client else "unknown"
+        try:
+            await state.enforce(state.rules.connections, f"address:{address}")
+        except RateLimited as limited:
+            # Refused at the handshake, as an HTTP 429 the client can read.
+            retry_after = {"Retry-After": str(limited.retry_after)}
+            await websocket.send_denial_response(
+                error_response(429, limited.code, limited.detail, headers=retry_after)
             )
-        )
-        return
-    await websocket.accept()
-    authenticated = await _authenticate(websocket, state)
-    if authenticated is None:
-        return
-    account, claims = authenticated
-    session = SocketSession(state, websocket, account, claims)
-    await websocket.send_text(ReadyFrame(user=session.user).model_dump_json())
-    await session.run()
+            return
+        await websocket.accept()
+        authenticated = await _authenticate(websocket, state)
+        if authenticated is None:
+            return
+        account, claims = authenticated
+        session = SocketSession(state, websocket, send, account, claims)
+        await websocket.send_text(ReadyFrame(user=session.user).model_dump_json())
+        await session.run()
+
+
+router = APIRouter()
+router.routes.append(WebSocketRoute("/ws", _SocketEndpoint(), name="websocket"))
 
 
 async def _authenticate(websocket: WebSocket, state: AppState) -> tuple[User, AccessClaims] | None:

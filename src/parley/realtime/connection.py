@@ -1,173 +1,316 @@
-"""One WebSocket on this instance: its bounded send queue, its room cursors, its send loop."""
+"""One WebSocket on this instance: its bounded outbox, its subscriptions, and the writer that
+drains the outbox into the socket."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeAlias
+from typing import Any, TypeAlias
 
 from parley.realtime.envelope import Outbound
 from parley.realtime.frames import SubscribedFrame
 from parley.realtime.history import PAGE_SIZE, History
 
-__all__ = ["CLOSE_TRY_AGAIN_LATER", "Connection", "FrameSink"]
+__all__ = [
+    "CLOSE_INTERNAL_ERROR",
+    "CLOSE_TRY_AGAIN_LATER",
+    "AsgiSend",
+    "Connection",
+    "RoomEvent",
+]
 
+log = logging.getLogger(__name__)
+
+CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 
-
-class FrameSink(Protocol):
-    """Where frames go: a Starlette WebSocket satisfies it."""
-
-    async def send_text(self, data: str) -> None: ...
+# The ASGI server's own ``send``. Frames go to it directly: a framework's wrapper would
+# re-check the socket's state on every frame of every socket.
+AsgiSend: TypeAlias = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
-class _RoomEvent:
+class RoomEvent:
+    """An event of one room, made once by the hub and handed to every socket of the room."""
+
     room_id: uuid.UUID
     event: Outbound
+
+
+class _Subscription:
+    """One room on one socket: the last seq written (None until its catch-up is done), and
+    whether it still stands. A subscription made again is a new object, so a write that
+    was awaited meanwhile cannot touch the new one."""
+
+    __slots__ = ("active", "last_seq")
+
+    def __init__(self) -> None:
+        self.last_seq: int | None = None
+        self.active = True
 
 
 @dataclass(frozen=True, slots=True)
 class _CatchUp:
     room_id: uuid.UUID
+    subscription: _Subscription
     since_seq: int | None
 
 
-_Item: TypeAlias = _RoomEvent | _CatchUp | str
+@dataclass(frozen=True, slots=True)
+class _FillTo:
+    room_id: uuid.UUID
+    seq: int
+
+
+_Item: TypeAlias = RoomEvent | _CatchUp | _FillTo | str
+
+
+def _text(frame: str) -> dict[str, Any]:
+    """The ASGI message that sends ``frame`` as a text frame."""
+    return {"type": "websocket.send", "text": frame}
 
 
 class Connection:
-    """The Observer's observer: the hub pushes events, the send loop writes them in order.
+    """The Observer's observer: the hub pushes events, the writer sends them in order.
 
-    The queue is bounded. A client that reads too slowly fills it, and is then closed with
+    The outbox is bounded. A client that reads too slowly fills it, and is then closed with
     1013 instead of growing this process's memory; it reconnects and resumes with
     ``since_seq``. For each subscribed room the connection keeps the last seq it wrote: a
     seq at or below it is a duplicate and skipped, a seq beyond the next one means a gap,
-    filled from the database before going on. So whatever reaches the queue, the client
+    filled from the database before going on. So whatever reaches the outbox, the client
     sees each room's messages in order, once each.
+
+    The writer is a task that writes every frame waiting each time it wakes: a burst costs
+    one wake-up, not one per frame. Once the outbox is empty it parks, for waking a parked
+    task costs less than starting one; the hub's sweep ends writers that stayed parked a
+    whole sweep interval, so an idle socket keeps neither a task nor an outbox.
     """
+
+    __slots__ = (
+        "_context",
+        "_history",
+        "_loop",
+        "_max_queue",
+        "_on_close",
+        "_on_delivered",
+        "_outbox",
+        "_parked",
+        "_parked_at_last_sweep",
+        "_send",
+        "_subscriptions",
+        "_writer",
+        "close_code",
+        "close_reason",
+        "closed",
+        "id",
+        "user_id",
+    )
 
     def __init__(
         self,
-        sink: FrameSink,
+        connection_id: uuid.UUID,
+        send: AsgiSend,
         user_id: uuid.UUID,
         history: History,
         *,
         max_queue: int,
         on_delivered: Callable[[float | None], None] = lambda _latency: None,
+        on_close: Callable[[], None] = lambda: None,
     ) -> None:
-        self.id = uuid.uuid4()
+        self.id = connection_id
         self.user_id = user_id
-        self._sink = sink
+        self._send = send
         self._history = history
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue(max_queue)
-        # Room -> last seq written; None while the subscription's catch-up is pending.
-        self._cursors: dict[uuid.UUID, int | None] = {}
+        self._max_queue = max_queue
+        self._subscriptions: dict[uuid.UUID, _Subscription] = {}
+        # The outbox and its writer exist together, only while the socket is busy.
+        self._outbox: deque[_Item] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        # What the parked writer waits on: True to write again, False to end.
+        self._parked: asyncio.Future[bool] | None = None
+        self._parked_at_last_sweep: asyncio.Future[bool] | None = None
+        self._loop = asyncio.get_running_loop()
+        # The writer is started by whichever task delivers (usually the hub's listener), but
+        # runs in the socket's own context: its log lines carry the socket's ids.
+        self._context = contextvars.copy_context()
+        self.closed = False
         self.close_code: int | None = None
         self.close_reason = ""
-        self._tasks: list[asyncio.Task[None]] = []
         self._on_delivered = on_delivered
+        self._on_close = on_close
 
     # --- fed by the hub and the receive loop -------------------------------------
 
-    def deliver(self, room_id: uuid.UUID, event: Outbound) -> None:
-        self._put(_RoomEvent(room_id, event))
+    def deliver(self, item: RoomEvent) -> None:
+        self._put(item)
 
     def send(self, frame: str) -> None:
         self._put(frame)
 
     def subscribe(self, room_id: uuid.UUID, since_seq: int | None) -> None:
         """Start a room: replay after ``since_seq`` (or start at the newest), then live."""
-        self._cursors[room_id] = None
-        self._put(_CatchUp(room_id, since_seq))
+        self.unsubscribe(room_id)
+        subscription = self._subscriptions[room_id] = _Subscription()
+        self._put(_CatchUp(room_id, subscription, since_seq))
+
+    def fill_to(self, room_id: uuid.UUID, seq: int) -> None:
+        """The room's live events start after ``seq``: write whatever up to it is missing.
+
+        The hub says so to a socket that subscribed while it was starting the room: the
+        socket's catch-up may have read where the room stood before the hub did, and a
+        message committed between the two reads would reach it neither way, with no later
+        event to reveal the gap.
+        """
+        self._put(_FillTo(room_id, seq))
 
     def unsubscribe(self, room_id: uuid.UUID) -> None:
-        self._cursors.pop(room_id, None)
+        subscription = self._subscriptions.pop(room_id, None)
+        if subscription is not None:
+            subscription.active = False
 
     @property
     def rooms(self) -> list[uuid.UUID]:
-        return list(self._cursors)
+        return list(self._subscriptions)
 
     def is_subscribed(self, room_id: uuid.UUID) -> bool:
-        return room_id in self._cursors
+        return room_id in self._subscriptions
 
     # --- lifecycle ------------------------------------------------------------------
 
-    def attach(self, *tasks: asyncio.Task[None]) -> None:
-        """The receive and send loops: closing the connection cancels both."""
-        self._tasks = list(tasks)
-
     def close(self, code: int | None, reason: str = "") -> None:
-        """End both loops; the endpoint then closes the socket with ``code`` (if any)."""
-        if self.close_code is None and code is not None:
-            self.close_code, self.close_reason = code, reason
-        for task in self._tasks:
-            task.cancel()
+        """Stop writing, and have the socket's owner close it with ``code`` (None: the socket
+        is gone already). The first call decides; later ones change nothing."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_code, self.close_reason = code, reason
+        writer = self._writer
+        if writer is not None and writer is not asyncio.current_task(self._loop):
+            writer.cancel()
+        self._on_close()
 
     def _put(self, item: _Item) -> None:
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
+        if self.closed:
+            return
+        outbox = self._outbox
+        if outbox is None:
+            outbox = self._outbox = deque()
+            self._writer = self._loop.create_task(self._write_outbox(outbox), context=self._context)
+        elif len(outbox) >= self._max_queue:
             self.close(CLOSE_TRY_AGAIN_LATER, "too slow: reconnect and resume with since_seq")
+            return
+        outbox.append(item)
+        if self._parked is not None:
+            self._unpark(write_again=True)
 
-    # --- the send loop ------------------------------------------------------------------
+    def end_idle_writer(self) -> None:
+        """The hub's periodic sweep: a writer parked since the previous sweep ends."""
+        if self._parked is not None and self._parked is self._parked_at_last_sweep:
+            self._unpark(write_again=False)
+        self._parked_at_last_sweep = self._parked
 
-    async def send_loop(self) -> None:
-        while True:
-            item = await self._queue.get()
-            if isinstance(item, str):
-                await self._sink.send_text(item)
-            elif isinstance(item, _RoomEvent):
-                await self._send_room_event(item.room_id, item.event)
-            else:
-                await self._catch_up(item.room_id, item.since_seq)
+    def _unpark(self, *, write_again: bool) -> None:
+        parked = self._parked
+        if parked is not None and not parked.done():  # done: cancelled with its writer
+            self._parked = None
+            parked.set_result(write_again)
 
-    async def _send_room_event(self, room_id: uuid.UUID, event: Outbound) -> None:
-        if room_id not in self._cursors:
+    # --- the writer ------------------------------------------------------------------
+
+    async def _write_outbox(self, outbox: deque[_Item]) -> None:
+        try:
+            while True:
+                while outbox:
+                    item = outbox.popleft()
+                    if isinstance(item, RoomEvent):
+                        await self._write_room_event(item.room_id, item.event)
+                    elif isinstance(item, str):
+                        await self._send(_text(item))
+                    elif isinstance(item, _CatchUp):
+                        await self._catch_up(item.room_id, item.subscription, item.since_seq)
+                    else:
+                        await self._fill_to(item.room_id, item.seq)
+                parked = self._parked = self._loop.create_future()
+                # Told to end, it still writes what came in meanwhile.
+                if not await parked and not outbox:
+                    return
+        except OSError:  # the client is gone (ASGI servers raise OSError subclasses)
+            self.close(None)
+        except RuntimeError as error:  # the socket was closed while frames waited
+            log.debug("socket closed under its writer: %s", error)
+            self.close(None)
+        except Exception:
+            log.exception("writing to the socket failed")
+            self.close(CLOSE_INTERNAL_ERROR, "internal error")
+        finally:
+            self._outbox = self._writer = self._parked = self._parked_at_last_sweep = None
+
+    async def _write_room_event(self, room_id: uuid.UUID, event: Outbound) -> None:
+        subscription = self._subscriptions.get(room_id)
+        if subscription is None:
             return  # unsubscribed since the event was queued
-        cursor = self._cursors[room_id]
+        last_seq = subscription.last_seq
         if event.seq is None:
-            if cursor is not None:
-                await self._sink.send_text(event.frame)
+            if last_seq is not None:
+                await self._send(_text(event.frame))
             return
-        if cursor is None or event.seq <= cursor:
+        if last_seq is None or event.seq <= last_seq:
             # Before the catch-up: the catch-up's read will include it. At or below the
-            # cursor: already written.
+            # last seq written: a duplicate.
             return
-        if event.seq > cursor + 1:
-            await self._write_from_history(room_id, cursor, upto=event.seq - 1)
-        await self._sink.send_text(event.frame)
-        self._cursors[room_id] = event.seq
+        if event.seq > last_seq + 1:
+            await self._write_from_history(room_id, subscription, upto=event.seq - 1)
+            if not subscription.active:
+                return
+        await self._send(_text(event.frame))
+        subscription.last_seq = event.seq
         at = event.published_at
         self._on_delivered(None if at is None else time.time() - at)
 
-    async def _catch_up(self, room_id: uuid.UUID, since_seq: int | None) -> None:
-        if room_id not in self._cursors:
-            return
+    async def _catch_up(
+        self, room_id: uuid.UUID, subscription: _Subscription, since_seq: int | None
+    ) -> None:
         if since_seq is None:
-            last = await self._history.last_seq(room_id)
+            last_seq = await self._history.last_seq(room_id)
         else:
-            last = await self._write_from_history(room_id, since_seq, upto=None)
-        if room_id in self._cursors:
-            self._cursors[room_id] = last
-            frame = SubscribedFrame(room_id=room_id, last_seq=last)
-            await self._sink.send_text(frame.model_dump_json())
+            subscription.last_seq = since_seq
+            await self._write_from_history(room_id, subscription, upto=None)
+            last_seq = subscription.last_seq
+        if subscription.active:
+            subscription.last_seq = last_seq
+            frame = SubscribedFrame(room_id=room_id, last_seq=last_seq)
+            await self._send(_text(frame.model_dump_json()))
 
-    async def _write_from_history(self, room_id: uuid.UUID, after: int, upto: int | None) -> int:
-        """Write the stored messages after ``after`` (up to ``upto``); return the last seq."""
-        last = after
-        while upto is None or last < upto:
-            page = await self._history.after(room_id, last, PAGE_SIZE)
+    async def _fill_to(self, room_id: uuid.UUID, seq: int) -> None:
+        subscription = self._subscriptions.get(room_id)
+        # None, or no last seq: unsubscribed, or a catch-up pending that will read further.
+        if subscription is not None and subscription.last_seq is not None:
+            await self._write_from_history(room_id, subscription, upto=seq)
+
+    async def _write_from_history(
+        self, room_id: uuid.UUID, subscription: _Subscription, upto: int | None
+    ) -> None:
+        """Write the stored messages after the subscription's last seq (up to ``upto``),
+        advancing it as they go; stop if the subscription ends meanwhile."""
+        while subscription.active:
+            after = subscription.last_seq
+            assert after is not None  # noqa: S101
+            if upto is not None and after >= upto:
+                return
+            page = await self._history.after(room_id, after, PAGE_SIZE)
             for event in page:
-                if upto is not None and event.seq is not None and event.seq > upto:
-                    return last
-                await self._sink.send_text(event.frame)
+                seq = event.seq
+                assert seq is not None  # noqa: S101  (stored messages all have one)
+                if not subscription.active or (upto is not None and seq > upto):
+                    return
+                await self._send(_text(event.frame))
                 self._on_delivered(None)
-                assert event.seq is not None  # noqa: S101
-                last = event.seq
+                subscription.last_seq = seq
             if len(page) < PAGE_SIZE:
-                break
-        return last
+                return

@@ -19,7 +19,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from parley.realtime.broker import Broker, Delivery
-from parley.realtime.connection import Connection
+from parley.realtime.connection import Connection, RoomEvent
 from parley.realtime.envelope import Outbound, decode_envelope, encode_envelope
 from parley.realtime.feed import RoomFeed
 from parley.realtime.frames import UnsubscribedFrame
@@ -31,9 +31,10 @@ log = logging.getLogger(__name__)
 
 
 class _Room:
-    __slots__ = ("feed", "filling", "gap_timer", "sockets")
+    __slots__ = ("feed", "filling", "gap_timer", "id", "sockets")
 
-    def __init__(self) -> None:
+    def __init__(self, room_id: uuid.UUID) -> None:
+        self.id = room_id
         self.feed = RoomFeed()
         self.sockets: set[Connection] = set()
         self.gap_timer: asyncio.TimerHandle | None = None
@@ -57,6 +58,7 @@ class Hub:
         self._gap_timeout = gap_timeout
         self._reconcile_interval = reconcile_interval
         self._rooms: dict[uuid.UUID, _Room] = {}
+        self._channels: dict[str, _Room] = {}  # the same rooms, by their broker channel
         self._users: defaultdict[uuid.UUID, set[Connection]] = defaultdict(set)
         self._background: set[asyncio.Task[Any]] = set()
         self.connections: set[Connection] = set()
@@ -95,22 +97,29 @@ class Hub:
     async def join_room(
         self, connection: Connection, room_id: uuid.UUID, since: int | None
     ) -> None:
-        connection.subscribe(room_id, since)
         room = self._rooms.get(room_id)
         if room is not None:
+            connection.subscribe(room_id, since)
             room.sockets.add(connection)
             return
-        room = self._rooms[room_id] = _Room()
+        channel = f"{self._room_prefix}{room_id}"
+        room = self._rooms[room_id] = self._channels[channel] = _Room(room_id)
         room.sockets.add(connection)
         try:
             # Subscribe first, then read where the room stands: whatever commits after the
             # read is published after we listen, so nothing falls between the two.
-            await self._broker.subscribe(f"{self._room_prefix}{room_id}")
+            await self._broker.subscribe(channel)
             last_seq = await self._history.last_seq(room_id)
         except BaseException:
             await self.leave_room(connection, room_id)  # no half-started room stays behind
             raise
-        self._dispatch(room_id, room, room.feed.start(last_seq))
+        # A socket's catch-up reads where the room stands on its own. This socket's read
+        # comes after the one above, so it starts where the feed does or later; sockets that
+        # joined while the feed was starting may have read earlier, and fill up to it.
+        for joined in room.sockets - {connection}:
+            joined.fill_to(room_id, last_seq)
+        connection.subscribe(room_id, since)
+        self._dispatch(room, room.feed.start(last_seq))
 
     async def leave_room(self, connection: Connection, room_id: uuid.UUID) -> None:
         if self._detach(connection, room_id):
@@ -126,6 +135,7 @@ class Hub:
         if room.sockets:
             return False
         del self._rooms[room_id]
+        del self._channels[f"{self._room_prefix}{room_id}"]
         if room.gap_timer is not None:
             room.gap_timer.cancel()
         return True
@@ -138,7 +148,7 @@ class Hub:
 
     async def run(self) -> None:
         """Listen until cancelled: the one consumer of this process's broker."""
-        reconciler = asyncio.create_task(self._reconcile_forever())
+        housekeeper = asyncio.create_task(self._housekeep_forever())
         try:
             while True:
                 try:
@@ -149,7 +159,7 @@ class Hub:
                     await asyncio.sleep(1)
                     self._refill_all()
         finally:
-            reconciler.cancel()
+            housekeeper.cancel()
             for task in list(self._background):
                 task.cancel()
 
@@ -170,36 +180,44 @@ class Hub:
 
     def _on_delivery(self, delivery: Delivery) -> None:
         channel = delivery.channel
-        if channel.startswith(self._room_prefix):
-            room_id = uuid.UUID(channel[len(self._room_prefix) :])
-            room = self._rooms.get(room_id)
-            if room is not None:
-                self._dispatch(room_id, room, room.feed.accept(decode_envelope(delivery.data)))
+        room = self._channels.get(channel)
+        if room is not None:
+            self._dispatch(room, room.feed.accept(decode_envelope(delivery.data)))
         elif channel.startswith(self._user_prefix):
             user_id = uuid.UUID(channel[len(self._user_prefix) :])
             event = decode_envelope(delivery.data)
             for connection in self._users.get(user_id, ()):
                 connection.send(event.frame)
 
-    def _dispatch(self, room_id: uuid.UUID, room: _Room, events: list[Outbound]) -> None:
+    def _dispatch(self, room: _Room, events: list[Outbound]) -> None:
         for event in events:
-            for connection in list(room.sockets):
-                if event.exclude_user != connection.user_id:
-                    connection.deliver(room_id, event)
-                if event.departing_user == connection.user_id:
-                    # They left: this message is the last they get from the room.
-                    connection.send(
-                        UnsubscribedFrame(room_id=room_id, reason="left").model_dump_json()
-                    )
-                    self._spawn(self.leave_room(connection, room_id))
+            # One item per event, shared by every socket: no per-socket work but the hand-over.
+            item = RoomEvent(room.id, event)
+            if event.exclude_user is None and event.departing_user is None:
+                for connection in room.sockets:
+                    connection.deliver(item)
+            else:
+                self._dispatch_selectively(room, item)
         if room.feed.missing() is None:
             if room.gap_timer is not None:
                 room.gap_timer.cancel()
                 room.gap_timer = None
         elif room.gap_timer is None:
             room.gap_timer = asyncio.get_running_loop().call_later(
-                self._gap_timeout, self._gap_timed_out, room_id
+                self._gap_timeout, self._gap_timed_out, room.id
             )
+
+    def _dispatch_selectively(self, room: _Room, item: RoomEvent) -> None:
+        """An event that one user does not get (typing), or after which one user's
+        subscription ends (their "left" message)."""
+        event = item.event
+        for connection in list(room.sockets):
+            if event.exclude_user != connection.user_id:
+                connection.deliver(item)
+            if event.departing_user == connection.user_id:
+                # They left: this message is the last they get from the room.
+                connection.send(UnsubscribedFrame(room_id=room.id, reason="left").model_dump_json())
+                self._spawn(self.leave_room(connection, room.id))
 
     def _gap_timed_out(self, room_id: uuid.UUID) -> None:
         room = self._rooms.get(room_id)
@@ -219,7 +237,7 @@ class Hub:
                 assert expected is not None  # noqa: S101
                 page = await self._history.after(room_id, expected - 1)
                 for event in page:
-                    self._dispatch(room_id, room, room.feed.accept(event))
+                    self._dispatch(room, room.feed.accept(event))
                 if len(page) < PAGE_SIZE or self._rooms.get(room_id) is not room:
                     break
         except Exception:
@@ -227,9 +245,12 @@ class Hub:
         finally:
             room.filling = False
 
-    async def _reconcile_forever(self) -> None:
+    async def _housekeep_forever(self) -> None:
+        """Every ``reconcile_interval``: end the writers of idle sockets, reconcile the rooms."""
         while True:
             await asyncio.sleep(self._reconcile_interval)
+            for connection in self.connections:
+                connection.end_idle_writer()
             try:
                 await self._reconcile()
             except Exception:
