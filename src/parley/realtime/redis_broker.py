@@ -45,6 +45,9 @@ class RedisBroker:
         self._wanted: set[str] = set()
         self._subscribed = asyncio.Event()
         self._reconnected = False
+        # Whether a wanted channel may be unsubscribed (a SUBSCRIBE failed, or the connection
+        # was lost): only then is the subscription list compared, not on every message.
+        self._maybe_missing = False
         self._watching: Any = None
         self.reconnects = 0
         self._outbox: list[tuple[str, bytes]] = []
@@ -115,6 +118,7 @@ class RedisBroker:
         except (RedisConnectionError, RedisTimeoutError, OSError) as error:
             log.warning("could not subscribe %s now (%s); will when Redis is back", channel, error)
             self._reconnected = True
+            self._maybe_missing = True
 
     async def unsubscribe(self, channel: str) -> None:
         self._wanted.discard(channel)
@@ -130,13 +134,15 @@ class RedisBroker:
         while True:
             await self._subscribed.wait()
             try:
-                await self._subscribe_missing()
+                if self._maybe_missing:
+                    await self._subscribe_missing()
                 message = await self._pubsub.get_message(
                     ignore_subscribe_messages=True, timeout=_IDLE_POLL_SECONDS
                 )
             except (RedisError, OSError) as error:
                 log.warning("redis pub/sub connection lost (%s); reconnecting", error)
                 self._reconnected = True
+                self._maybe_missing = True
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
                 continue
@@ -156,6 +162,7 @@ class RedisBroker:
         if missing:
             await self._pubsub.subscribe(*missing)
             self._watch_connection()
+        self._maybe_missing = False
 
     def _watch_connection(self) -> None:
         connection: Any = self._pubsub.connection  # redis-py leaves it unannotated
@@ -169,4 +176,5 @@ class RedisBroker:
     async def _on_reconnect(self, _connection: Any) -> None:
         self.reconnects += 1
         self._reconnected = True
+        self._maybe_missing = True
         log.info("redis pub/sub reconnected and resubscribed (%d so far)", self.reconnects)
