@@ -118,7 +118,7 @@ async def _build_state(
 ) -> AppState:
     if settings.is_embedded:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.effective_database_url)
+    engine = create_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
     stack.push_async_callback(engine.dispose)
     if settings.is_embedded:
         # Zero set-up: the embedded default brings its own schema up to date.

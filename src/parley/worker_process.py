@@ -32,7 +32,7 @@ async def run_worker(settings: Settings, concurrency: int | None, metrics_port: 
             "default, `parley serve` runs its worker itself.)"
         )
         raise ConfigurationError(msg)
-    engine = create_engine(settings.effective_database_url)
+    engine = create_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
     client = redis_client(settings.redis_url)
     session_factory = create_session_factory(engine)
     broker = RedisBroker(client)

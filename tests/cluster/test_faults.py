@@ -63,20 +63,14 @@ async def test_killed_database_connections_give_clear_errors_then_recover(
             account = await create_account(api)
             room_id = (await create_room(api, account))["id"]
             url = f"/api/rooms/{room_id}/messages"
-            admin = await asyncpg.connect(
-                postgres_url.replace("+asyncpg", "").rsplit("/", 1)[0] + "/postgres"
-            )
+            admin = await _admin_connection(postgres_url)
             statuses: list[int] = []
             bodies: list[str] = []
             recovered_after = None
             started = time.monotonic()
             for n in range(60):
                 if n in {10, 11, 12}:
-                    await admin.execute(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = $1 AND pid <> pg_backend_pid()",
-                        database,
-                    )
+                    await _terminate_backends(admin, database)
                 response = await api.post(
                     url, json={"body": f"m{n}", "client_id": f"c{n}"}, headers=account.headers
                 )
@@ -100,3 +94,62 @@ async def test_killed_database_connections_give_clear_errors_then_recover(
             assert [m["seq"] for m in history] == list(range(1, len(bodies) + 1))
     finally:
         await cluster.close()
+
+
+async def test_killed_database_connections_fail_socket_sends_clearly_then_recover(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A socket's send runs its one statement outside any session (db/autocommit.py): a dead
+    connection must still give an ``unavailable`` error frame, be dropped from the pool, and
+    leave nothing half-written."""
+    cluster = Cluster(postgres_url, "redis://127.0.0.1:6379/0", tmp_path)
+    await cluster.start(1)
+    database = postgres_url.rsplit("/", 1)[1]
+    try:
+        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
+            account = await create_account(api)
+            room_id = (await create_room(api, account))["id"]
+            socket = await WsClient.authenticated(cluster.url(0), account.access_token)
+            admin = await _admin_connection(postgres_url)
+            answers: list[str] = []
+            acknowledged: list[str] = []
+            for n in range(60):
+                if n in {10, 11, 12}:
+                    await _terminate_backends(admin, database)
+                client_id = f"c{n}"
+                await socket.send(
+                    {"type": "send", "room_id": room_id, "body": f"m{n}", "client_id": client_id}
+                )
+                answer = await socket.recv_type("ack", "error")
+                answers.append(answer["type"] if answer["type"] == "ack" else answer["code"])
+                if answer["type"] == "ack":
+                    assert answer["client_id"] == client_id
+                    acknowledged.append(f"m{n}")
+                else:
+                    assert answer["code"] == "unavailable", answer
+                    assert answer["ref"] == client_id
+                await asyncio.sleep(0.02)
+            await admin.close()
+            report(f"socket sends with killed connections: {answers.count('unavailable')} refused")
+            assert "unavailable" in answers  # the kills were felt
+            assert answers[-20:] == ["ack"] * 20  # service resumed by itself
+            url = f"/api/rooms/{room_id}/messages?limit=200"
+            history = (await api.get(url, headers=account.headers)).json()["items"]
+            assert [m["body"] for m in history] == acknowledged
+            assert [m["seq"] for m in history] == list(range(1, len(acknowledged) + 1))
+    finally:
+        await cluster.close()
+
+
+async def _admin_connection(postgres_url: str) -> asyncpg.Connection:
+    return await asyncpg.connect(
+        postgres_url.replace("+asyncpg", "").rsplit("/", 1)[0] + "/postgres"
+    )
+
+
+async def _terminate_backends(admin: asyncpg.Connection, database: str) -> None:
+    await admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = $1 AND pid <> pg_backend_pid()",
+        database,
+    )

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy async URL; unset means a SQLite file under the data dir.",
     )
+    database_pool_size: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=10,
+        description="PostgreSQL connections each process keeps open; past them, requests wait.",
+    )
     redis_url: str | None = Field(
         default=None,
         description="redis:// URL; unset means the in-process broker, queue and limits.",

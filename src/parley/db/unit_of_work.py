@@ -57,13 +57,17 @@ class UnitOfWork:
         session, self._session = self.session, None
         hooks, self._hooks = self._hooks, []
         commit = exc is None or (isinstance(exc, ParleyError) and exc.keeps_changes)
-        try:
-            if commit:
-                await session.commit()
-            else:
-                await session.rollback()
-        finally:
-            await session.close()
+        # A session never used (a send's statement commits by itself) has nothing to commit
+        # and no connection to give back: each call would still cost a trip through the
+        # greenlet bridge.
+        if session.in_transaction() or session.new:
+            try:
+                if commit:
+                    await session.commit()
+                else:
+                    await session.rollback()
+            finally:
+                await session.close()
         if commit:
             await _run_hooks(hooks)
 

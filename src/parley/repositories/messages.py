@@ -8,10 +8,12 @@ from typing import Any, TypeAlias
 from sqlalchemy import Row, Select, bindparam, exists, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import BindParameter
 
+from parley.db.autocommit import autocommit_scalar
 from parley.db.base import utcnow
 from parley.db.models import Membership, Message, MessageKind, Room, User
 from parley.repositories.base import Repository
@@ -104,15 +106,11 @@ def _record(row: Row[tuple[Any, ...]]) -> MessageRecord:
     return record
 
 
-def _append_parameters(message: Message) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "room_id": message.room_id,
-        "kind": message.kind.value,
-        "sender_id": message.sender_id,
-        "body": message.body,
-        "client_id": message.client_id,
-        "created_at": message.created_at,
+def _append_parameters(record: MessageRecord, sender_id: uuid.UUID) -> dict[str, Any]:
+    names = ("id", "room_id", "body", "client_id", "created_at")
+    return {name: record[name] for name in names} | {
+        "kind": record["kind"].value,
+        "sender_id": sender_id,
     }
 
 
@@ -168,15 +166,17 @@ class MessageRepository(Repository[Message]):
 
     async def append_as_member(
         self, room_id: uuid.UUID, sender: User, new: NewMessage
-    ) -> tuple[Message, bool] | None:
+    ) -> tuple[Message | MessageRecord, bool] | None:
         """``append`` for a sender who must be a member of the room; None if they are not.
 
         The hot path of chat. On PostgreSQL it is one statement that checks membership,
         skips a ``client_id`` already used, takes the next seq and inserts, committing by
         itself: one round trip, and the room's row lock is held only while it runs, so
-        senders into one busy room queue for microseconds, not for round trips. That needs
-        a session which has run nothing yet (it is switched to autocommit); any other takes
-        the ordinary path, in its transaction. SQLite, in-process, takes the ordinary path.
+        senders into one busy room queue for microseconds, not for round trips. It runs on a
+        connection of its own in autocommit (``autocommit_scalar``), beside a session that
+        has begun nothing, and answers with a record rather than an ORM object. A session
+        already in a transaction takes the ordinary path in that transaction; so does SQLite,
+        in-process.
         """
         if (
             self._dialect != "postgresql"
@@ -186,29 +186,32 @@ class MessageRepository(Repository[Message]):
             if not await self._is_member(room_id, sender.id):
                 return None
             return await self.append(room_id, new)
-        await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        message = Message(
-            id=uuid.uuid4(),
-            room_id=room_id,
-            kind=new.kind,
-            sender_id=sender.id,
-            body=new.body,
-            attachment=None,
-            client_id=new.client_id,
-            created_at=utcnow(),
-            edited_at=None,
-            deleted_at=None,
-        )
+        record: MessageRecord = {
+            "id": uuid.uuid4(),
+            "room_id": room_id,
+            "kind": new.kind,
+            "body": new.body,
+            "attachment": None,
+            "client_id": new.client_id,
+            "created_at": utcnow(),
+            "edited_at": None,
+            "deleted_at": None,
+        }
         try:
-            seq = await self.session.scalar(_APPEND_AS_MEMBER, _append_parameters(message))
+            parameters = _append_parameters(record, sender.id)
+            seq = await autocommit_scalar(self._engine, _APPEND_AS_MEMBER, parameters)
         except IntegrityError:
             # The same client_id, sent twice at once: the statement failed whole (no seq was
             # taken) for the one that lost; it answers with the winner's message.
             seq = None
         if seq is not None:
-            message.seq = seq
-            set_committed_value(message, "sender", sender)
-            return message, True
+            record["seq"] = seq
+            record["sender"] = {
+                "id": sender.id,
+                "username": sender.username,
+                "display_name": sender.display_name,
+            }
+            return record, True
         # Nothing stored: not a member, or a client_id already used. Rare; look which.
         if new.client_id is None or not await self._is_member(room_id, sender.id):
             return None
@@ -283,6 +286,14 @@ class MessageRepository(Repository[Message]):
         }
         rows = await self.session.execute(statement, parameters)
         return [_record(row) for row in rows][::-1]
+
+    @property
+    def _engine(self) -> AsyncEngine:
+        engine = self.session.bind
+        if not isinstance(engine, AsyncEngine):
+            msg = "the session is not bound to an async engine"
+            raise TypeError(msg)
+        return engine
 
     @property
     def _dialect(self) -> str:

@@ -11,7 +11,7 @@ from parley.core.errors import Forbidden, NotFound
 from parley.db.models import Message, MessageKind, Room, User
 from parley.db.unit_of_work import UnitOfWork
 from parley.realtime.publisher import EventPublisher
-from parley.repositories.messages import MessageRepository, NewMessage
+from parley.repositories.messages import MessageRecord, MessageRepository, NewMessage
 from parley.repositories.rooms import RoomRepository
 from parley.schemas.messages import MessageOut
 from parley.services.message_factory import MessageFactory
@@ -53,7 +53,7 @@ class MessageService:
         message, created = await self._messages.append(room_id, new)
         return self._announce(message, created=created)
 
-    def _announce(self, message: Message, *, created: bool) -> Posted:
+    def _announce(self, message: Message | MessageRecord, *, created: bool) -> Posted:
         out = MessageOut.of(message)
         if created:
             self._uow.after_commit(partial(self._events.message_created, out))
