@@ -19,7 +19,7 @@ from parley.api.openapi import install_openapi
 from parley.api.routers import auth, health, messages, rooms, uploads, users, web
 from parley.core.secret_key import with_secret_key
 from parley.core.settings import Settings
-from parley.db.engine import create_engine, create_session_factory
+from parley.db.engine import create_engine, create_read_session_factory, create_session_factory
 from parley.db.migrate import upgrade_to_head
 from parley.infrastructure import (
     PRESENCE_TTL_SECONDS,
@@ -127,10 +127,11 @@ async def _build_state(
     if client is not None:
         stack.push_async_callback(client.aclose)
     session_factory = create_session_factory(engine)
+    read_session_factory = create_read_session_factory(engine)
     broker = build_broker(client)
     await broker.start()
     stack.push_async_callback(broker.close)
-    history = History(session_factory)
+    history = History(read_session_factory)
     hub = Hub(broker, history, namespace=settings.redis_namespace)
     events = EventPublisher(hub, metrics)
     secret = settings.secret_key
@@ -139,6 +140,7 @@ async def _build_state(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
+        read_session_factory=read_session_factory,
         passwords=PasswordHasherService(),
         access_tokens=AccessTokenCodec(secret.get_secret_value(), settings.access_token_ttl),
         broker=broker,
@@ -149,7 +151,7 @@ async def _build_state(
             build_presence(settings, client),
             hub,
             events,
-            session_factory,
+            read_session_factory,
             max_room_size=settings.presence_max_room_size,
             refresh_interval=PRESENCE_TTL_SECONDS / 4,
         ),

@@ -48,6 +48,7 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     session_factory: SessionFactory
+    read_session_factory: SessionFactory  # for work that only reads (create_read_session_factory)
     passwords: PasswordHasherService
     access_tokens: AccessTokenCodec
     broker: Broker
@@ -61,7 +62,9 @@ class AppState:
     limiter: RateLimiter
     rules: RateRules
 
-    def unit_of_work(self) -> UnitOfWork:
+    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
+        if read_only:
+            return UnitOfWork(self.read_session_factory, read_only=True)
         return UnitOfWork(self.session_factory)
 
     async def enforce(self, rule: Rule, identity: str) -> None:

@@ -39,8 +39,12 @@ async def get_state(connection: HTTPConnection) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-async def open_unit_of_work(state: StateDep) -> AsyncIterator[UnitOfWork]:
-    async with state.unit_of_work() as uow:
+async def open_unit_of_work(
+    state: StateDep, connection: HTTPConnection
+) -> AsyncIterator[UnitOfWork]:
+    # GET and HEAD endpoints only read: their unit of work runs its statements in autocommit.
+    read_only = connection.scope.get("method") in {"GET", "HEAD"}
+    async with state.unit_of_work(read_only=read_only) as uow:
         yield uow
 
 
@@ -63,7 +67,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 async def signed_in_user(token: Annotated[str | None, Depends(_bearer)], state: StateDep) -> User:
     """The caller, read in a session of its own that closes at once: for endpoints that
     must not hold a transaction open (an upload streaming in)."""
-    async with state.session_factory() as session:
+    async with state.read_session_factory() as session:
         return await _user_of(token, state, session)
 
 

@@ -258,7 +258,7 @@ class SocketSession:
         self.connection.send(ReadyFrame(user=self.user).model_dump_json())
 
     async def _require_member(self, room_id: uuid.UUID) -> None:
-        async with self._state.session_factory() as session:
+        async with self._state.read_session_factory() as session:
             if not await RoomRepository(session).is_member(room_id, self.user.id):
                 raise NotFound("No such room.")
 

@@ -83,7 +83,7 @@ async def _verify(text: str, state: AppState) -> tuple[User, AccessClaims]:
     if not isinstance(frame, AuthFrame):
         raise NotAuthenticated("The first frame must be an auth frame.")
     claims = state.access_tokens.decode(frame.token)
-    async with state.session_factory() as session:
+    async with state.read_session_factory() as session:
         user = await UserRepository(session).get(claims.user_id)
     if user is None:
         raise NotAuthenticated("The account behind this token no longer exists.")

@@ -14,7 +14,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-__all__ = ["SessionFactory", "create_engine", "create_session_factory"]
+__all__ = [
+    "SessionFactory",
+    "create_engine",
+    "create_read_session_factory",
+    "create_session_factory",
+]
 
 SessionFactory: TypeAlias = async_sessionmaker[AsyncSession]
 
@@ -43,6 +48,17 @@ def _json_text(value: Any) -> str:
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     # Objects stay readable after commit: responses are built from them once committed.
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def create_read_session_factory(engine: AsyncEngine) -> SessionFactory:
+    """Sessions for work that only reads. On PostgreSQL their statements run in autocommit:
+    no ``BEGIN`` before the first and no ``COMMIT`` or ``ROLLBACK`` after the last, two round
+    trips saved. Under READ COMMITTED, PostgreSQL's default, each statement sees its own
+    snapshot either way, so a reader sees nothing different. SQLite keeps its transactions.
+    """
+    if engine.dialect.name != "postgresql":
+        return create_session_factory(engine)
+    return create_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
 def _create_sqlite_engine(database_url: str) -> AsyncEngine:

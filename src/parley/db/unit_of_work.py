@@ -25,10 +25,14 @@ class UnitOfWork:
     Publishing an event or enqueuing a job from inside a transaction that later rolls
     back would announce something that never happened, so services register those as
     after-commit hooks: run in order once the commit succeeds, dropped on rollback.
+
+    A ``read_only`` unit of work (a ``GET`` request's) has nothing to commit: it gives its
+    connection back, and refuses to end with changes or hooks, which it would otherwise drop.
     """
 
-    def __init__(self, session_factory: SessionFactory) -> None:
+    def __init__(self, session_factory: SessionFactory, *, read_only: bool = False) -> None:
         self._session_factory = session_factory
+        self._read_only = read_only
         self._hooks: list[AfterCommit] = []
         self._session: AsyncSession | None = None
 
@@ -56,6 +60,13 @@ class UnitOfWork:
     ) -> None:
         session, self._session = self.session, None
         hooks, self._hooks = self._hooks, []
+        if self._read_only:
+            changed = bool(hooks or session.new or session.dirty or session.deleted)
+            await session.close()
+            if changed and exc is None:
+                msg = "a read-only unit of work was given changes to commit"
+                raise RuntimeError(msg)
+            return
         commit = exc is None or (isinstance(exc, ParleyError) and exc.keeps_changes)
         # A session never used (a send's statement commits by itself) has nothing to commit
         # and no connection to give back: each call would still cost a trip through the

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from sqlalchemy import Row, Select, bindparam, exists, select, text, update
+from sqlalchemy import Select, bindparam, exists, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import BindParameter
 
@@ -92,18 +93,50 @@ def _page_query(*, ascending: bool, bounded: bool, checked: bool) -> Select[tupl
     return statement.order_by(Message.seq.desc())
 
 
-def _record(row: Row[tuple[Any, ...]]) -> MessageRecord:
-    """A message in the shape of ``MessageOut``."""
-    record = row._asdict()
-    sender_id = record.pop("sender_id")
-    username = record.pop("sender_username")
-    display_name = record.pop("sender_display_name")
-    record["sender"] = (
+def _records(
+    session: Session, statement: Select[tuple[Any, ...]], parameters: dict[str, Any]
+) -> list[MessageRecord]:
+    """Run a page query on the session's connection (through ``AsyncSession.run_sync``: one
+    trip through the greenlet bridge, and Core rows instead of the ORM's result machinery,
+    together about a third of a page's CPU)."""
+    return [_record(row) for row in session.connection().execute(statement, parameters)]
+
+
+def _record(row: Sequence[Any]) -> MessageRecord:
+    """A message in the shape of ``MessageOut``, from a row of ``_page_query``."""
+    (
+        id_,
+        room_id,
+        seq,
+        kind,
+        body,
+        attachment,
+        client_id,
+        created_at,
+        edited_at,
+        deleted_at,
+        sender_id,
+        sender_username,
+        sender_display_name,
+    ) = row
+    sender = (
         None
         if sender_id is None
-        else {"id": sender_id, "username": username, "display_name": display_name}
+        else {"id": sender_id, "username": sender_username, "display_name": sender_display_name}
     )
-    return record
+    return {
+        "id": id_,
+        "room_id": room_id,
+        "seq": seq,
+        "kind": kind,
+        "sender": sender,
+        "body": body,
+        "attachment": attachment,
+        "client_id": client_id,
+        "created_at": created_at,
+        "edited_at": edited_at,
+        "deleted_at": deleted_at,
+    }
 
 
 def _append_parameters(record: MessageRecord, sender_id: uuid.UUID) -> dict[str, Any]:
@@ -263,7 +296,7 @@ class MessageRepository(Repository[Message]):
             "limit": limit,
             "member_id": member_id,
         }
-        return [_record(row) for row in await self.session.execute(statement, parameters)]
+        return await self.session.run_sync(_records, statement, parameters)
 
     async def before(
         self,
@@ -284,8 +317,7 @@ class MessageRepository(Repository[Message]):
             "limit": limit,
             "member_id": member_id,
         }
-        rows = await self.session.execute(statement, parameters)
-        return [_record(row) for row in rows][::-1]
+        return (await self.session.run_sync(_records, statement, parameters))[::-1]
 
     @property
     def _engine(self) -> AsyncEngine:

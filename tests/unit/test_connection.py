@@ -1,0 +1,197 @@
+"""One socket's connection: what its writer sends, in which order, and when it stops.
+
+The room's stored messages come from ``StoredRoom``, a stand-in for ``History`` kept in a
+list, so that each test says exactly what the database holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+from parley.realtime.connection import CLOSE_TRY_AGAIN_LATER, Connection, RoomEvent
+from parley.realtime.envelope import Outbound
+from parley.realtime.history import History
+
+ROOM = uuid.UUID(int=1)
+USER = uuid.UUID(int=2)
+
+
+def _message(seq: int) -> Outbound:
+    return Outbound(frame=json.dumps({"type": "message", "seq": seq}), seq=seq)
+
+
+class StoredRoom(History):
+    """The messages of one room, 1 to ``last``, as the database would hold them."""
+
+    def __init__(self, last: int) -> None:  # no session factory: nothing is read from SQL
+        self.last = last
+        self.reads = 0
+
+    async def after(self, room_id: uuid.UUID, after_seq: int, limit: int = 200) -> list[Outbound]:
+        self.reads += 1
+        return [
+            _message(seq) for seq in range(after_seq + 1, min(self.last, after_seq + limit) + 1)
+        ]
+
+    async def last_seq(self, room_id: uuid.UUID) -> int:
+        return self.last
+
+
+class Socket:
+    """The ASGI ``send`` of a client: the frames it got, and a gate to stall it."""
+
+    def __init__(self) -> None:
+        self.frames: list[dict[str, Any]] = []
+        self.open = asyncio.Event()
+        self.open.set()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.open.wait()
+        self.frames.append(json.loads(message["text"]))
+
+    def seqs(self) -> list[int]:
+        return [frame["seq"] for frame in self.frames if frame["type"] == "message"]
+
+    def types(self) -> list[str]:
+        return [frame["type"] for frame in self.frames]
+
+
+def _connection(socket: Socket, room: StoredRoom, *, max_queue: int = 100) -> Connection:
+    return Connection(uuid.uuid4(), socket.send, USER, room, max_queue=max_queue)
+
+
+async def _settle() -> None:
+    """Let the writer write everything it can."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_a_fresh_subscription_starts_at_the_newest_and_then_goes_live() -> None:
+    socket, room = Socket(), StoredRoom(last=3)
+    connection = _connection(socket, room)
+    connection.subscribe(ROOM, since_seq=None)
+    await _settle()
+    room.last = 5
+    connection.deliver(RoomEvent(ROOM, _message(4)))
+    connection.deliver(RoomEvent(ROOM, _message(5)))
+    await _settle()
+    assert socket.types() == ["subscribed", "message", "message"]
+    assert socket.frames[0]["last_seq"] == 3
+    assert socket.seqs() == [4, 5]
+
+
+async def test_a_resumed_subscription_replays_what_was_missed_once_each() -> None:
+    socket, room = Socket(), StoredRoom(last=5)
+    connection = _connection(socket, room)
+    connection.subscribe(ROOM, since_seq=1)
+    # Live copies of stored messages, queued before the catch-up has run: not written twice.
+    connection.deliver(RoomEvent(ROOM, _message(3)))
+    connection.deliver(RoomEvent(ROOM, _message(5)))
+    await _settle()
+    assert socket.seqs() == [2, 3, 4, 5]
+    assert socket.types()[-1] == "subscribed"
+    assert socket.frames[-1]["last_seq"] == 5
+
+
+async def test_duplicates_are_skipped_and_a_gap_is_filled_from_the_database() -> None:
+    socket, room = Socket(), StoredRoom(last=2)
+    connection = _connection(socket, room)
+    connection.subscribe(ROOM, since_seq=None)
+    await _settle()
+    room.last = 6  # 3, 4 and 5 were stored, but their events never came
+    for seq in (6, 6, 2):
+        connection.deliver(RoomEvent(ROOM, _message(seq)))
+    await _settle()
+    assert socket.seqs() == [3, 4, 5, 6]
+
+
+async def test_fill_to_writes_what_was_committed_before_the_feed_started() -> None:
+    socket, room = Socket(), StoredRoom(last=2)
+    connection = _connection(socket, room)
+    connection.subscribe(ROOM, since_seq=None)
+    await _settle()
+    room.last = 4  # committed while the room's feed was starting: no event will come
+    connection.fill_to(ROOM, 4)
+    await _settle()
+    assert socket.seqs() == [3, 4]
+    room.last = 5
+    for seq in (4, 5):  # a late copy, then the first live event
+        connection.deliver(RoomEvent(ROOM, _message(seq)))
+    await _settle()
+    assert socket.seqs() == [3, 4, 5]
+
+
+async def test_events_without_a_seq_follow_the_catch_up() -> None:
+    socket, room = Socket(), StoredRoom(last=2)
+    connection = _connection(socket, room)
+    typing = Outbound(frame=json.dumps({"type": "typing"}))
+    connection.subscribe(ROOM, since_seq=0)
+    connection.deliver(RoomEvent(ROOM, typing))
+    await _settle()
+    assert socket.types() == ["message", "message", "subscribed", "typing"]
+
+
+async def test_an_unsubscribed_room_gets_nothing_more() -> None:
+    socket, room = Socket(), StoredRoom(last=1)
+    connection = _connection(socket, room)
+    connection.subscribe(ROOM, since_seq=None)
+    await _settle()
+    connection.unsubscribe(ROOM)
+    room.last = 2
+    connection.deliver(RoomEvent(ROOM, _message(2)))
+    await _settle()
+    assert socket.seqs() == []
+    assert not connection.is_subscribed(ROOM)
+
+
+async def test_a_client_too_slow_to_read_is_closed_with_1013_not_buffered() -> None:
+    socket, room = Socket(), StoredRoom(last=0)
+    connection = _connection(socket, room, max_queue=3)
+    connection.subscribe(ROOM, since_seq=None)
+    await _settle()
+    socket.open.clear()  # the client stops reading
+    for seq in range(1, 10):
+        room.last = seq
+        connection.deliver(RoomEvent(ROOM, _message(seq)))
+    assert connection.closed
+    assert connection.close_code == CLOSE_TRY_AGAIN_LATER
+    socket.open.set()
+    await _settle()
+    assert len(socket.seqs()) <= 1  # the frame in flight at most; its writer was cancelled
+
+
+async def test_an_idle_writer_ends_after_a_whole_sweep_and_a_new_frame_starts_another() -> None:
+    socket, room = Socket(), StoredRoom(last=0)
+    connection = _connection(socket, room)
+    before = len(asyncio.all_tasks())
+    connection.send('{"type": "pong"}')
+    await _settle()
+    assert len(asyncio.all_tasks()) == before + 1  # the writer, parked
+    connection.end_idle_writer()  # parked at this sweep: kept
+    await _settle()
+    assert len(asyncio.all_tasks()) == before + 1
+    connection.end_idle_writer()  # still parked a whole interval later: ended
+    await _settle()
+    assert len(asyncio.all_tasks()) == before
+    connection.send('{"type": "pong"}')
+    await _settle()
+    assert socket.types() == ["pong", "pong"]
+    assert not connection.closed
+
+
+async def test_close_is_decided_once_and_stops_writing() -> None:
+    socket, room = Socket(), StoredRoom(last=0)
+    closed: list[bool] = []
+    connection = Connection(
+        uuid.uuid4(), socket.send, USER, room, max_queue=10, on_close=lambda: closed.append(True)
+    )
+    connection.close(4001, "access token expired")
+    connection.close(None)
+    connection.send('{"type": "pong"}')
+    await _settle()
+    assert (connection.close_code, connection.close_reason) == (4001, "access token expired")
+    assert closed == [True]
+    assert socket.frames == []
