@@ -37,6 +37,7 @@ from parley.realtime.history import History
 from parley.realtime.hub import Hub
 from parley.realtime.presence_tracker import PresenceTracker
 from parley.realtime.publisher import EventPublisher
+from parley.repositories.message_appends import MessageAppends
 from parley.security.passwords import PasswordHasherService
 from parley.security.tokens import AccessTokenCodec
 from parley.state import AppState, RateRules
@@ -141,6 +142,7 @@ async def _build_state(
         engine=engine,
         session_factory=session_factory,
         read_session_factory=read_session_factory,
+        appends=MessageAppends(engine) if engine.dialect.name == "postgresql" else None,
         passwords=PasswordHasherService(),
         access_tokens=AccessTokenCodec(secret.get_secret_value(), settings.access_token_ttl),
         broker=broker,

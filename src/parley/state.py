@@ -18,6 +18,7 @@ from parley.realtime.history import History
 from parley.realtime.hub import Hub
 from parley.realtime.presence_tracker import PresenceTracker
 from parley.realtime.publisher import EventPublisher
+from parley.repositories.message_appends import MessageAppends
 from parley.security.passwords import PasswordHasherService
 from parley.security.tokens import AccessTokenCodec
 from parley.storage import Storage
@@ -49,6 +50,7 @@ class AppState:
     engine: AsyncEngine
     session_factory: SessionFactory
     read_session_factory: SessionFactory  # for work that only reads (create_read_session_factory)
+    appends: MessageAppends | None  # PostgreSQL only: sends stored in batches per room
     passwords: PasswordHasherService
     access_tokens: AccessTokenCodec
     broker: Broker

@@ -229,7 +229,7 @@ class SocketSession:
     async def _send(self, frame: SendFrame) -> None:
         await self._state.enforce(self._state.rules.messages, f"user:{self.user.id}")
         async with self._state.unit_of_work() as uow:
-            posted = await MessageService(uow, self._state.events).post(
+            posted = await MessageService(uow, self._state.events, self._state.appends).post(
                 self._account, frame.room_id, frame.body, frame.client_id
             )
         ack = AckFrame(client_id=frame.client_id, message=posted.message)

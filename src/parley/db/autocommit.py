@@ -1,4 +1,4 @@
-"""One self-committing statement on a pooled connection, outside any session.
+"""A self-committing statement on a pooled connection, outside any session.
 
 The asyncio facade of SQLAlchemy runs each step (check out a connection, set its options,
 execute, return it) in a greenlet of its own, and an ``AsyncSession`` adds its transaction
@@ -17,7 +17,7 @@ from sqlalchemy import Engine, Executable
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
-__all__ = ["autocommit_scalar"]
+__all__ = ["autocommit_rows", "autocommit_scalar"]
 
 
 async def autocommit_scalar(
@@ -27,7 +27,22 @@ async def autocommit_scalar(
     return await greenlet_spawn(_scalar, engine.sync_engine, statement, parameters)
 
 
+async def autocommit_rows(
+    engine: AsyncEngine, statement: Executable, parameters: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Every row of ``statement``, as tuples, committed as it ran."""
+    return await greenlet_spawn(_rows, engine.sync_engine, statement, parameters)
+
+
 def _scalar(engine: Engine, statement: Executable, parameters: dict[str, Any]) -> Any:
     with engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
         return connection.scalar(statement, parameters)
+
+
+def _rows(
+    engine: Engine, statement: Executable, parameters: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        return [tuple(row) for row in connection.execute(statement, parameters)]

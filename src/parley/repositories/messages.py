@@ -6,47 +6,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from sqlalchemy import Select, bindparam, exists, select, text, update
+from sqlalchemy import Select, bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import BindParameter
 
-from parley.db.autocommit import autocommit_scalar
 from parley.db.base import utcnow
 from parley.db.models import Membership, Message, MessageKind, Room, User
 from parley.repositories.base import Repository
+from parley.repositories.message_appends import MessageAppends, NewRow
 
 __all__ = ["MessageRecord", "MessageRepository", "NewMessage"]
-
-# A text message from a member, in one self-committing statement (see append_as_member).
-# Written as SQL: built with the expression language, constructing it cost more CPU than
-# PostgreSQL spends running it. A client_id that is NULL matches nothing, as it should.
-_APPEND_AS_MEMBER = text("""
-    WITH next_seq AS (
-        UPDATE rooms SET last_seq = last_seq + 1
-        WHERE id = CAST(:room_id AS uuid)
-          AND EXISTS (
-              SELECT FROM memberships
-              WHERE room_id = CAST(:room_id AS uuid) AND user_id = CAST(:sender_id AS uuid)
-          )
-          AND NOT EXISTS (
-              SELECT FROM messages
-              WHERE room_id = CAST(:room_id AS uuid) AND sender_id = CAST(:sender_id AS uuid)
-                AND client_id = CAST(:client_id AS varchar)
-          )
-        RETURNING last_seq
-    )
-    INSERT INTO messages (id, room_id, seq, kind, sender_id, body, client_id, created_at)
-    SELECT CAST(:id AS uuid), CAST(:room_id AS uuid), last_seq, CAST(:kind AS varchar),
-           CAST(:sender_id AS uuid), CAST(:body AS text), CAST(:client_id AS varchar),
-           CAST(:created_at AS timestamptz)
-    FROM next_seq
-    RETURNING seq
-""")
-
 
 # Pages of history are read as plain rows, not ORM objects: a page is 50 to 200 messages,
 # only ever turned into JSON, and identity-mapped objects cost several times as much.
@@ -139,14 +111,6 @@ def _record(row: Sequence[Any]) -> MessageRecord:
     }
 
 
-def _append_parameters(record: MessageRecord, sender_id: uuid.UUID) -> dict[str, Any]:
-    names = ("id", "room_id", "body", "client_id", "created_at")
-    return {name: record[name] for name in names} | {
-        "kind": record["kind"].value,
-        "sender_id": sender_id,
-    }
-
-
 @dataclass(frozen=True, slots=True)
 class NewMessage:
     """What a message carries before the room gives it a seq (made by the message factory)."""
@@ -198,51 +162,57 @@ class MessageRepository(Repository[Message]):
         return message, True
 
     async def append_as_member(
-        self, room_id: uuid.UUID, sender: User, new: NewMessage
+        self,
+        room_id: uuid.UUID,
+        sender: User,
+        new: NewMessage,
+        appends: MessageAppends | None = None,
     ) -> tuple[Message | MessageRecord, bool] | None:
         """``append`` for a sender who must be a member of the room; None if they are not.
 
-        The hot path of chat. On PostgreSQL it is one statement that checks membership,
-        skips a ``client_id`` already used, takes the next seq and inserts, committing by
-        itself: one round trip, and the room's row lock is held only while it runs, so
-        senders into one busy room queue for microseconds, not for round trips. It runs on a
-        connection of its own in autocommit (``autocommit_scalar``), beside a session that
-        has begun nothing, and answers with a record rather than an ORM object. A session
-        already in a transaction takes the ordinary path in that transaction; so does SQLite,
-        in-process.
+        The hot path of chat. Given ``appends`` (PostgreSQL), the message is stored by one
+        self-committing statement shared with the sends into the same room that arrived
+        meanwhile (``MessageAppends``): membership, a ``client_id`` already used, the next
+        seq and the insert, on a connection of its own beside a session that has begun
+        nothing; it answers with a record rather than an ORM object. Without it, or in a
+        session already in a transaction, or for an attachment, it takes the ordinary path
+        in the session's transaction; so does SQLite, in-process.
         """
-        if (
-            self._dialect != "postgresql"
-            or self.session.in_transaction()
-            or new.attachment is not None
-        ):
+        if appends is None or self.session.in_transaction() or new.attachment is not None:
             if not await self._is_member(room_id, sender.id):
                 return None
             return await self.append(room_id, new)
-        record: MessageRecord = {
-            "id": uuid.uuid4(),
-            "room_id": room_id,
-            "kind": new.kind,
-            "body": new.body,
-            "attachment": None,
-            "client_id": new.client_id,
-            "created_at": utcnow(),
-            "edited_at": None,
-            "deleted_at": None,
-        }
+        row = NewRow(
+            id=uuid.uuid4(),
+            sender_id=sender.id,
+            kind=new.kind.value,
+            body=new.body,
+            client_id=new.client_id,
+            created_at=utcnow(),
+        )
         try:
-            parameters = _append_parameters(record, sender.id)
-            seq = await autocommit_scalar(self._engine, _APPEND_AS_MEMBER, parameters)
+            seq = await appends.append(room_id, row)
         except IntegrityError:
             # The same client_id, sent twice at once: the statement failed whole (no seq was
             # taken) for the one that lost; it answers with the winner's message.
             seq = None
         if seq is not None:
-            record["seq"] = seq
-            record["sender"] = {
-                "id": sender.id,
-                "username": sender.username,
-                "display_name": sender.display_name,
+            record: MessageRecord = {
+                "id": row.id,
+                "room_id": room_id,
+                "seq": seq,
+                "kind": new.kind,
+                "sender": {
+                    "id": sender.id,
+                    "username": sender.username,
+                    "display_name": sender.display_name,
+                },
+                "body": row.body,
+                "attachment": None,
+                "client_id": row.client_id,
+                "created_at": row.created_at,
+                "edited_at": None,
+                "deleted_at": None,
             }
             return record, True
         # Nothing stored: not a member, or a client_id already used. Rare; look which.
@@ -318,14 +288,6 @@ class MessageRepository(Repository[Message]):
             "member_id": member_id,
         }
         return (await self.session.run_sync(_records, statement, parameters))[::-1]
-
-    @property
-    def _engine(self) -> AsyncEngine:
-        engine = self.session.bind
-        if not isinstance(engine, AsyncEngine):
-            msg = "the session is not bound to an async engine"
-            raise TypeError(msg)
-        return engine
 
     @property
     def _dialect(self) -> str:

@@ -11,6 +11,7 @@ from parley.core.errors import Forbidden, NotFound
 from parley.db.models import Message, MessageKind, Room, User
 from parley.db.unit_of_work import UnitOfWork
 from parley.realtime.publisher import EventPublisher
+from parley.repositories.message_appends import MessageAppends
 from parley.repositories.messages import MessageRecord, MessageRepository, NewMessage
 from parley.repositories.rooms import RoomRepository
 from parley.schemas.messages import MessageOut
@@ -32,8 +33,12 @@ class Page:
 
 
 class MessageService:
-    def __init__(self, uow: UnitOfWork, events: EventPublisher) -> None:
+    def __init__(
+        self, uow: UnitOfWork, events: EventPublisher, appends: MessageAppends | None = None
+    ) -> None:
+        """``appends``: the process's batched store of sends (PostgreSQL), for ``post``."""
         self._uow = uow
+        self._appends = appends
         self._rooms = RoomRepository(uow.session)
         self._messages = MessageRepository(uow.session)
         self._events = events
@@ -42,7 +47,7 @@ class MessageService:
         self, user: User, room_id: uuid.UUID, body: str, client_id: str | None
     ) -> Posted:
         new = MessageFactory.text(user, body, client_id)
-        appended = await self._messages.append_as_member(room_id, user, new)
+        appended = await self._messages.append_as_member(room_id, user, new, self._appends)
         if appended is None:
             raise NotFound("No such room.")
         message, created = appended

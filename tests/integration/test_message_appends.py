@@ -1,0 +1,138 @@
+"""Sends stored in batches per room (PostgreSQL): seqs without gaps in arrival order,
+membership and idempotency per message, and a batch that fails whole retried one by one."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from parley.db.base import utcnow
+from parley.db.engine import create_engine
+from parley.repositories.message_appends import MessageAppends, NewRow
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    id: uuid.UUID
+    members: list[uuid.UUID]
+    stranger: uuid.UUID
+
+
+@pytest.fixture
+async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(postgres_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def room(engine: AsyncEngine) -> Room:
+    users = [uuid.uuid4() for _ in range(4)]
+    room_id = uuid.uuid4()
+    async with engine.begin() as connection:
+        for user_id in users:
+            await connection.execute(
+                text(
+                    "INSERT INTO users (id, username, display_name, password_hash, created_at) "
+                    "VALUES (:id, :name, :name, 'x', now())"
+                ),
+                {"id": user_id, "name": f"u{user_id.hex[:12]}"},
+            )
+        await connection.execute(
+            text(
+                "INSERT INTO rooms (id, name, kind, is_private, owner_id, last_seq, created_at) "
+                "VALUES (:id, 'busy', 'group', false, :owner, 0, now())"
+            ),
+            {"id": room_id, "owner": users[0]},
+        )
+        for user_id in users[:3]:
+            await connection.execute(
+                text(
+                    "INSERT INTO memberships (room_id, user_id, joined_at) VALUES (:r, :u, now())"
+                ),
+                {"r": room_id, "u": user_id},
+            )
+    return Room(room_id, users[:3], users[3])
+
+
+def _row(sender: uuid.UUID, client_id: str | None, body: str = "hello") -> NewRow:
+    return NewRow(uuid.uuid4(), sender, "text", body, client_id, utcnow())
+
+
+async def _stored(engine: AsyncEngine, room_id: uuid.UUID) -> list[tuple[int, str]]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT seq, body FROM messages WHERE room_id = :r ORDER BY seq"), {"r": room_id}
+        )
+        return [(row.seq, row.body) for row in rows]
+
+
+async def test_concurrent_sends_into_one_room_share_statements_and_keep_arrival_order(
+    engine: AsyncEngine, room: Room
+) -> None:
+    appends = MessageAppends(engine)
+    rows = [_row(room.members[n % 3], f"c{n}", body=f"m{n}") for n in range(300)]
+    seqs = await asyncio.gather(*(appends.append(room.id, row) for row in rows))
+    # Gathered in order, so they queued in order: seqs follow arrival, with no gap.
+    assert seqs == list(range(1, 301))
+    assert await _stored(engine, room.id) == [(n + 1, f"m{n}") for n in range(300)]
+
+
+async def test_each_message_of_a_batch_is_checked_on_its_own(
+    engine: AsyncEngine, room: Room
+) -> None:
+    appends = MessageAppends(engine)
+    member = room.members[0]
+    assert await appends.append(room.id, _row(member, "used")) == 1
+    rows = [
+        _row(member, "a"),
+        _row(room.stranger, "b"),  # not a member: nothing stored
+        _row(member, "used"),  # a client_id already used: nothing stored
+        _row(member, None),
+        _row(room.members[1], "a"),  # the same client_id from another sender is another message
+    ]
+    seqs = await asyncio.gather(*(appends.append(room.id, row) for row in rows))
+    assert seqs == [2, None, None, 3, 4]
+    assert [seq for seq, _ in await _stored(engine, room.id)] == [1, 2, 3, 4]
+
+
+async def test_one_client_id_twice_in_a_batch_is_stored_once(
+    engine: AsyncEngine, room: Room
+) -> None:
+    """The batch fails whole on the unique index and is retried one by one: the first is
+    stored, the repeat stores nothing (its sender then answers with the first)."""
+    appends = MessageAppends(engine)
+    member = room.members[0]
+    rows = [
+        _row(member, "warm-up"),
+        _row(member, "twice"),
+        _row(member, "other"),
+        _row(member, "twice"),
+    ]
+    outcomes = await asyncio.gather(*(appends.append(room.id, row) for row in rows))
+    assert outcomes == [1, 2, 3, None]
+    assert [seq for seq, _ in await _stored(engine, room.id)] == [1, 2, 3]
+
+
+async def test_a_sender_who_stops_waiting_does_not_strand_the_others(
+    engine: AsyncEngine, room: Room
+) -> None:
+    appends = MessageAppends(engine)
+    member = room.members[0]
+    first = asyncio.create_task(appends.append(room.id, _row(member, "first")))
+    await asyncio.sleep(0)  # the first runs alone; the next ones queue behind it
+    queued = [asyncio.create_task(appends.append(room.id, _row(member, f"q{n}"))) for n in range(5)]
+    await asyncio.sleep(0)
+    queued[2].cancel()  # its socket closed while it waited
+    assert await first == 1
+    results = await asyncio.gather(*queued, return_exceptions=True)
+    assert isinstance(results[2], asyncio.CancelledError)
+    stored = [result for result in results if isinstance(result, int)]
+    assert sorted(stored) == [2, 3, 4, 5]
+    assert [seq for seq, _ in await _stored(engine, room.id)] == [1, 2, 3, 4, 5]
