@@ -1,4 +1,4 @@
-"""Sends stored in batches per room (PostgreSQL): seqs without gaps in arrival order,
+"""Sends stored in batches (PostgreSQL): each room's seqs without gaps in arrival order,
 membership and idempotency per message, and a batch that fails whole retried one by one."""
 
 from __future__ import annotations
@@ -33,8 +33,13 @@ async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 async def room(engine: AsyncEngine) -> Room:
+    return (await _rooms(engine, 1))[0]
+
+
+async def _rooms(engine: AsyncEngine, count: int) -> list[Room]:
+    """``count`` rooms with the same three members, and a user who is in none."""
     users = [uuid.uuid4() for _ in range(4)]
-    room_id = uuid.uuid4()
+    rooms = [uuid.uuid4() for _ in range(count)]
     async with engine.begin() as connection:
         for user_id in users:
             await connection.execute(
@@ -44,25 +49,27 @@ async def room(engine: AsyncEngine) -> Room:
                 ),
                 {"id": user_id, "name": f"u{user_id.hex[:12]}"},
             )
-        await connection.execute(
-            text(
-                "INSERT INTO rooms (id, name, kind, is_private, owner_id, last_seq, created_at) "
-                "VALUES (:id, 'busy', 'group', false, :owner, 0, now())"
-            ),
-            {"id": room_id, "owner": users[0]},
-        )
-        for user_id in users[:3]:
+        for room_id in rooms:
             await connection.execute(
                 text(
-                    "INSERT INTO memberships (room_id, user_id, joined_at) VALUES (:r, :u, now())"
+                    "INSERT INTO rooms (id, name, kind, is_private, owner_id, last_seq, "
+                    "created_at) VALUES (:id, 'busy', 'group', false, :owner, 0, now())"
                 ),
-                {"r": room_id, "u": user_id},
+                {"id": room_id, "owner": users[0]},
             )
-    return Room(room_id, users[:3], users[3])
+            for user_id in users[:3]:
+                await connection.execute(
+                    text(
+                        "INSERT INTO memberships (room_id, user_id, joined_at) "
+                        "VALUES (:r, :u, now())"
+                    ),
+                    {"r": room_id, "u": user_id},
+                )
+    return [Room(room_id, users[:3], users[3]) for room_id in rooms]
 
 
-def _row(sender: uuid.UUID, client_id: str | None, body: str = "hello") -> NewRow:
-    return NewRow(uuid.uuid4(), sender, "text", body, client_id, utcnow())
+def _row(room: Room, sender: uuid.UUID, client_id: str | None, body: str = "hello") -> NewRow:
+    return NewRow(room.id, uuid.uuid4(), sender, "text", body, client_id, utcnow())
 
 
 async def _stored(engine: AsyncEngine, room_id: uuid.UUID) -> list[tuple[int, str]]:
@@ -77,11 +84,32 @@ async def test_concurrent_sends_into_one_room_share_statements_and_keep_arrival_
     engine: AsyncEngine, room: Room
 ) -> None:
     appends = MessageAppends(engine)
-    rows = [_row(room.members[n % 3], f"c{n}", body=f"m{n}") for n in range(300)]
-    seqs = await asyncio.gather(*(appends.append(room.id, row) for row in rows))
+    rows = [_row(room, room.members[n % 3], f"c{n}", body=f"m{n}") for n in range(300)]
+    seqs = await asyncio.gather(*(appends.append(row) for row in rows))
     # Gathered in order, so they queued in order: seqs follow arrival, with no gap.
     assert seqs == list(range(1, 301))
     assert await _stored(engine, room.id) == [(n + 1, f"m{n}") for n in range(300)]
+
+
+async def test_two_processes_sending_into_many_rooms_leave_no_gap_anywhere(
+    engine: AsyncEngine,
+) -> None:
+    """Batches of both processes lock the same rooms (in id order, so never in a cycle)."""
+    rooms = await _rooms(engine, 7)
+    processes = [MessageAppends(engine), MessageAppends(engine)]
+    rows = [
+        (processes[n % 2], _row(room, room.members[n % 3], f"c{n}", body=f"m{n}"))
+        for n in range(400)
+        for room in [rooms[(n * 3) % 7]]
+    ]
+    seqs = await asyncio.gather(*(process.append(row) for process, row in rows))
+    assert None not in seqs
+    total = 0
+    for room in rooms:
+        stored = await _stored(engine, room.id)
+        assert [seq for seq, _ in stored] == list(range(1, len(stored) + 1))
+        total += len(stored)
+    assert total == 400
 
 
 async def test_each_message_of_a_batch_is_checked_on_its_own(
@@ -89,15 +117,17 @@ async def test_each_message_of_a_batch_is_checked_on_its_own(
 ) -> None:
     appends = MessageAppends(engine)
     member = room.members[0]
-    assert await appends.append(room.id, _row(member, "used")) == 1
+    assert await appends.append(_row(room, member, "used")) == 1
     rows = [
-        _row(member, "a"),
-        _row(room.stranger, "b"),  # not a member: nothing stored
-        _row(member, "used"),  # a client_id already used: nothing stored
-        _row(member, None),
-        _row(room.members[1], "a"),  # the same client_id from another sender is another message
+        _row(room, member, "a"),
+        _row(room, room.stranger, "b"),  # not a member: nothing stored
+        _row(room, member, "used"),  # a client_id already used: nothing stored
+        _row(room, member, None),
+        _row(
+            room, room.members[1], "a"
+        ),  # the same client_id from another sender is another message
     ]
-    seqs = await asyncio.gather(*(appends.append(room.id, row) for row in rows))
+    seqs = await asyncio.gather(*(appends.append(row) for row in rows))
     assert seqs == [2, None, None, 3, 4]
     assert [seq for seq, _ in await _stored(engine, room.id)] == [1, 2, 3, 4]
 
@@ -110,12 +140,12 @@ async def test_one_client_id_twice_in_a_batch_is_stored_once(
     appends = MessageAppends(engine)
     member = room.members[0]
     rows = [
-        _row(member, "warm-up"),
-        _row(member, "twice"),
-        _row(member, "other"),
-        _row(member, "twice"),
+        _row(room, member, "warm-up"),
+        _row(room, member, "twice"),
+        _row(room, member, "other"),
+        _row(room, member, "twice"),
     ]
-    outcomes = await asyncio.gather(*(appends.append(room.id, row) for row in rows))
+    outcomes = await asyncio.gather(*(appends.append(row) for row in rows))
     assert outcomes == [1, 2, 3, None]
     assert [seq for seq, _ in await _stored(engine, room.id)] == [1, 2, 3]
 
@@ -125,9 +155,9 @@ async def test_a_sender_who_stops_waiting_does_not_strand_the_others(
 ) -> None:
     appends = MessageAppends(engine)
     member = room.members[0]
-    first = asyncio.create_task(appends.append(room.id, _row(member, "first")))
+    first = asyncio.create_task(appends.append(_row(room, member, "first")))
     await asyncio.sleep(0)  # the first runs alone; the next ones queue behind it
-    queued = [asyncio.create_task(appends.append(room.id, _row(member, f"q{n}"))) for n in range(5)]
+    queued = [asyncio.create_task(appends.append(_row(room, member, f"q{n}"))) for n in range(5)]
     await asyncio.sleep(0)
     queued[2].cancel()  # its socket closed while it waited
     assert await first == 1

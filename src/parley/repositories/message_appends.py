@@ -1,13 +1,13 @@
-"""Text messages from members, stored on PostgreSQL one room at a time, in batches.
+"""Text messages from members, stored on PostgreSQL in batches.
 
 A send is one self-committing statement: it checks membership, skips a ``client_id``
-already used, takes the room's next seq and inserts. Every send into one room waits for the
-room's row lock, so in a busy room a statement per message means senders queueing on that
-lock inside PostgreSQL, each paying a round trip and a commit of its own. Instead, one
-statement per room runs at a time on this process: sends that arrive while it runs wait in
-memory and all go into the next statement, which stores them in arrival order with
-consecutive seqs under one lock and one commit. A quiet room's send runs at once, alone,
-exactly as before; a busy room's sends share the work.
+already used, takes the room's next seq and inserts. Under load, a statement per message
+means a round trip, a commit and a pooled connection per message, and in a busy room
+senders queueing on the room's row lock inside PostgreSQL. Instead, one statement runs at a
+time on this process: sends that arrive while it runs wait in memory and all go into the
+next statement, which stores each room's in arrival order with consecutive seqs, every
+message still checked on its own, under one commit. A send on a quiet process runs at once,
+alone, exactly as a statement per message would.
 """
 
 from __future__ import annotations
@@ -54,36 +54,46 @@ _APPEND_ONE = text("""
     RETURNING seq
 """)
 
-# The same for many messages of one room: those whose sender is a member and whose
-# client_id is new take consecutive seqs in the order given; the others store nothing.
+# The same for many messages of any rooms: those whose sender is a member and whose client_id
+# is new take their room's next seqs in the order given; the others store nothing. The rooms'
+# rows are locked in id order first, so that two such statements never wait on each other
+# in a cycle.
 _APPEND_MANY = text("""
     WITH given AS (
         SELECT * FROM unnest(
-            CAST(:ids AS uuid[]), CAST(:sender_ids AS uuid[]), CAST(:kinds AS varchar[]),
-            CAST(:bodies AS text[]), CAST(:client_ids AS varchar[]),
+            CAST(:room_ids AS uuid[]), CAST(:ids AS uuid[]), CAST(:sender_ids AS uuid[]),
+            CAST(:kinds AS varchar[]), CAST(:bodies AS text[]), CAST(:client_ids AS varchar[]),
             CAST(:created_ats AS timestamptz[])
-        ) WITH ORDINALITY AS given (id, sender_id, kind, body, client_id, created_at, position)
+        ) WITH ORDINALITY
+          AS given (room_id, id, sender_id, kind, body, client_id, created_at, position)
     ), accepted AS (
-        SELECT given.*, row_number() OVER (ORDER BY position) AS rank
+        SELECT given.*, row_number() OVER (PARTITION BY room_id ORDER BY position) AS rank
         FROM given
         WHERE EXISTS (
                 SELECT FROM memberships
-                WHERE room_id = CAST(:room_id AS uuid) AND user_id = given.sender_id
+                WHERE room_id = given.room_id AND user_id = given.sender_id
             )
           AND NOT EXISTS (
                 SELECT FROM messages
-                WHERE room_id = CAST(:room_id AS uuid) AND sender_id = given.sender_id
+                WHERE room_id = given.room_id AND sender_id = given.sender_id
                   AND client_id = given.client_id
             )
+    ), counts AS (
+        SELECT room_id, count(*) AS added FROM accepted GROUP BY room_id
+    ), locked AS MATERIALIZED (
+        SELECT rooms.id FROM rooms JOIN counts ON counts.room_id = rooms.id
+        ORDER BY rooms.id
+        FOR UPDATE OF rooms
     ), next_seq AS (
-        UPDATE rooms SET last_seq = last_seq + (SELECT count(*) FROM accepted)
-        WHERE id = CAST(:room_id AS uuid) AND EXISTS (SELECT FROM accepted)
-        RETURNING last_seq - (SELECT count(*) FROM accepted) AS before
+        UPDATE rooms SET last_seq = rooms.last_seq + counts.added
+        FROM counts
+        WHERE rooms.id = counts.room_id AND rooms.id IN (SELECT id FROM locked)
+        RETURNING rooms.id AS room_id, rooms.last_seq - counts.added AS before
     )
     INSERT INTO messages (id, room_id, seq, kind, sender_id, body, client_id, created_at)
-    SELECT accepted.id, CAST(:room_id AS uuid), next_seq.before + accepted.rank, accepted.kind,
+    SELECT accepted.id, accepted.room_id, next_seq.before + accepted.rank, accepted.kind,
            accepted.sender_id, accepted.body, accepted.client_id, accepted.created_at
-    FROM accepted CROSS JOIN next_seq
+    FROM accepted JOIN next_seq ON next_seq.room_id = accepted.room_id
     RETURNING id, seq
 """)
 
@@ -92,6 +102,7 @@ _APPEND_MANY = text("""
 class NewRow:
     """One text message to store, with the id and time it will have."""
 
+    room_id: uuid.UUID
     id: uuid.UUID
     sender_id: uuid.UUID
     kind: str
@@ -99,9 +110,9 @@ class NewRow:
     client_id: str | None
     created_at: datetime
 
-    def parameters(self, room_id: uuid.UUID) -> dict[str, Any]:
+    def parameters(self) -> dict[str, Any]:
         return {
-            "room_id": room_id,
+            "room_id": self.room_id,
             "id": self.id,
             "sender_id": self.sender_id,
             "kind": self.kind,
@@ -122,51 +133,49 @@ class MessageAppends:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        # Rooms with a statement running on this process, and the sends waiting for it.
-        self._waiting: dict[uuid.UUID, list[_Waiting]] = {}
+        # None while no statement runs on this process; else the sends waiting for the next.
+        self._waiting: list[_Waiting] | None = None
         self._drains: set[asyncio.Task[None]] = set()
 
-    async def append(self, room_id: uuid.UUID, row: NewRow) -> int | None:
-        waiting = self._waiting.get(room_id)
-        if waiting is not None:
+    async def append(self, row: NewRow) -> int | None:
+        if self._waiting is not None:
             future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-            waiting.append((row, future))
+            self._waiting.append((row, future))
             return await future
-        # The room is quiet: this send runs now, alone, in the caller's own task.
-        self._waiting[room_id] = []
+        # Nothing is being stored: this send runs now, alone, in the caller's own task.
+        self._waiting = []
         try:
-            return await self._append_one(room_id, row)
+            return await self._append_one(row)
         finally:
-            self._drain_or_release(room_id)
+            self._drain_or_release()
 
-    def _drain_or_release(self, room_id: uuid.UUID) -> None:
-        if self._waiting[room_id]:
+    def _drain_or_release(self) -> None:
+        if self._waiting:
             # Sends came in meanwhile: a task of the process's own stores them, so that no
             # caller's cancellation (a socket closing) can strand the others.
-            task = asyncio.get_running_loop().create_task(self._drain(room_id))
+            task = asyncio.get_running_loop().create_task(self._drain(self._waiting))
             self._drains.add(task)
             task.add_done_callback(self._drains.discard)
         else:
-            del self._waiting[room_id]
+            self._waiting = None
 
-    async def _drain(self, room_id: uuid.UUID) -> None:
-        waiting = self._waiting[room_id]
+    async def _drain(self, waiting: list[_Waiting]) -> None:
         try:
             while waiting:
                 batch = [(row, future) for row, future in waiting[:MAX_BATCH] if not future.done()]
                 del waiting[:MAX_BATCH]
                 if batch:
-                    await self._store(room_id, batch)
+                    await self._store(batch)
         finally:
-            del self._waiting[room_id]
+            self._waiting = None
             for _row, future in waiting:  # only if cancelled itself, at shutdown
                 future.cancel()
 
-    async def _store(self, room_id: uuid.UUID, batch: list[_Waiting]) -> None:
+    async def _store(self, batch: list[_Waiting]) -> None:
         """Store ``batch`` and answer each of its senders, whatever happens."""
         if len(batch) > 1:
             try:
-                seqs = await self._append_many(room_id, [row for row, _ in batch])
+                seqs = await self._append_many([row for row, _ in batch])
             except IntegrityError:
                 pass  # a client_id sent twice at once: the batch stored nothing; one by one
             except Exception as error:  # noqa: BLE001  (each sender gets what the batch got)
@@ -178,17 +187,17 @@ class MessageAppends:
                 return
         for row, future in batch:
             try:
-                _answer(future, await self._append_one(room_id, row))
+                _answer(future, await self._append_one(row))
             except Exception as error:  # noqa: BLE001  (its sender gets what it got)
                 _answer_all([(row, future)], error)
 
-    async def _append_one(self, room_id: uuid.UUID, row: NewRow) -> int | None:
-        seq = await autocommit_scalar(self._engine, _APPEND_ONE, row.parameters(room_id))
+    async def _append_one(self, row: NewRow) -> int | None:
+        seq = await autocommit_scalar(self._engine, _APPEND_ONE, row.parameters())
         return None if seq is None else int(seq)
 
-    async def _append_many(self, room_id: uuid.UUID, rows: list[NewRow]) -> dict[uuid.UUID, int]:
+    async def _append_many(self, rows: list[NewRow]) -> dict[uuid.UUID, int]:
         parameters = {
-            "room_id": room_id,
+            "room_ids": [row.room_id for row in rows],
             "ids": [row.id for row in rows],
             "sender_ids": [row.sender_id for row in rows],
             "kinds": [row.kind for row in rows],

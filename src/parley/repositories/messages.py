@@ -171,8 +171,8 @@ class MessageRepository(Repository[Message]):
         """``append`` for a sender who must be a member of the room; None if they are not.
 
         The hot path of chat. Given ``appends`` (PostgreSQL), the message is stored by one
-        self-committing statement shared with the sends into the same room that arrived
-        meanwhile (``MessageAppends``): membership, a ``client_id`` already used, the next
+        self-committing statement shared with the sends that arrived meanwhile
+        (``MessageAppends``): membership, a ``client_id`` already used, the next
         seq and the insert, on a connection of its own beside a session that has begun
         nothing; it answers with a record rather than an ORM object. Without it, or in a
         session already in a transaction, or for an attachment, it takes the ordinary path
@@ -183,6 +183,7 @@ class MessageRepository(Repository[Message]):
                 return None
             return await self.append(room_id, new)
         row = NewRow(
+            room_id=room_id,
             id=uuid.uuid4(),
             sender_id=sender.id,
             kind=new.kind.value,
@@ -191,7 +192,7 @@ class MessageRepository(Repository[Message]):
             created_at=utcnow(),
         )
         try:
-            seq = await appends.append(room_id, row)
+            seq = await appends.append(row)
         except IntegrityError:
             # The same client_id, sent twice at once: the statement failed whole (no seq was
             # taken) for the one that lost; it answers with the winner's message.
