@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
@@ -21,6 +22,7 @@ from parley.state import AppState
 
 __all__ = [
     "AuthServiceDep",
+    "CallerId",
     "CurrentUser",
     "MessageServiceDep",
     "RoomServiceDep",
@@ -62,6 +64,17 @@ async def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def caller_id(token: Annotated[str | None, Depends(_bearer)], state: StateDep) -> uuid.UUID:
+    """The caller's id from a verified access token, without reading the account: for reads
+    whose query checks what the caller may see by itself (a membership, say)."""
+    if token is None:
+        raise NotAuthenticated("Sign in: this endpoint needs a bearer access token.")
+    return state.access_tokens.decode(token).user_id
+
+
+CallerId = Annotated[uuid.UUID, Depends(caller_id)]
 
 
 async def signed_in_user(token: Annotated[str | None, Depends(_bearer)], state: StateDep) -> User:

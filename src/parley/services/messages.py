@@ -66,7 +66,7 @@ class MessageService:
 
     async def history(
         self,
-        user: User,
+        user_id: uuid.UUID,
         room_id: uuid.UUID,
         *,
         after_seq: int | None,
@@ -76,20 +76,20 @@ class MessageService:
         # Membership is checked by the page query itself; only an empty page needs to know
         # whether it is empty or not this user's to read.
         if after_seq is not None:
-            rows = await self._messages.after(room_id, after_seq, limit + 1, member_id=user.id)
+            rows = await self._messages.after(room_id, after_seq, limit + 1, member_id=user_id)
             page = Page([MessageOut.of(m) for m in rows[:limit]], has_more=len(rows) > limit)
         else:
-            rows = await self._messages.before(room_id, before_seq, limit + 1, member_id=user.id)
+            rows = await self._messages.before(room_id, before_seq, limit + 1, member_id=user_id)
             # One row more than asked, ascending: the oldest is there only to tell has_more.
             page = Page([MessageOut.of(m) for m in rows[-limit:]], has_more=len(rows) > limit)
         if not rows:
-            await self._room_of_member(room_id, user)
+            await self._room_of_member(room_id, user_id)
         return page
 
     async def edit(
         self, user: User, room_id: uuid.UUID, message_id: uuid.UUID, body: str
     ) -> MessageOut:
-        await self._room_of_member(room_id, user)
+        await self._room_of_member(room_id, user.id)
         message = await self._live_message(room_id, message_id)
         if message.sender_id != user.id or message.kind is not MessageKind.TEXT:
             raise Forbidden("Only the sender may edit a message, and only a text message.")
@@ -101,7 +101,7 @@ class MessageService:
         return out
 
     async def delete(self, user: User, room_id: uuid.UUID, message_id: uuid.UUID) -> None:
-        room = await self._room_of_member(room_id, user)
+        room = await self._room_of_member(room_id, user.id)
         message = await self._live_message(room_id, message_id)
         if user.id not in {message.sender_id, room.owner_id}:
             raise Forbidden("Only the sender or the room's owner may delete a message.")
@@ -113,8 +113,8 @@ class MessageService:
         out = MessageOut.of(message)
         self._uow.after_commit(partial(self._events.message_changed, "message.deleted", out))
 
-    async def _room_of_member(self, room_id: uuid.UUID, user: User) -> Room:
-        room = await self._rooms.visible_to(room_id, user.id)
+    async def _room_of_member(self, room_id: uuid.UUID, user_id: uuid.UUID) -> Room:
+        room = await self._rooms.visible_to(room_id, user_id)
         if room is None:
             raise NotFound("No such room.")
         return room

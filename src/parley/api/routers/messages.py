@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from parley.api.deps import CurrentUser, MessageServiceDep, StateDep
+from parley.api.deps import CallerId, CurrentUser, MessageServiceDep, StateDep
 from parley.api.responses import AUTHENTICATED, error
 from parley.core.errors import BadRequest
 from parley.schemas.messages import MAX_SEQ, MessageCreate, MessageEdit, MessageOut, MessagePage
@@ -31,7 +31,7 @@ _FORBIDDEN = error(403, "Not your message (`forbidden`)")
 )
 async def history(
     room_id: uuid.UUID,
-    user: CurrentUser,
+    caller: CallerId,
     messages: MessageServiceDep,
     after_seq: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
     before_seq: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
@@ -40,7 +40,7 @@ async def history(
     if after_seq is not None and before_seq is not None:
         raise BadRequest("Give after_seq or before_seq, not both.")
     page = await messages.history(
-        user, room_id, after_seq=after_seq, before_seq=before_seq, limit=limit
+        caller, room_id, after_seq=after_seq, before_seq=before_seq, limit=limit
     )
     return MessagePage(items=page.items, has_more=page.has_more)
 
