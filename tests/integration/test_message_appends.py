@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley.db.base import utcnow
@@ -166,3 +167,46 @@ async def test_a_sender_who_stops_waiting_does_not_strand_the_others(
     stored = [result for result in results if isinstance(result, int)]
     assert sorted(stored) == [2, 3, 4, 5]
     assert [seq for seq, _ in await _stored(engine, room.id)] == [1, 2, 3, 4, 5]
+
+
+async def test_a_message_that_fails_the_batch_fails_alone(engine: AsyncEngine, room: Room) -> None:
+    """A value PostgreSQL refuses (here a NUL in the text, which the API refuses earlier)
+    fails the batch's statement; the batch is stored again one by one, and only that
+    sender gets the error."""
+    appends = MessageAppends(engine)
+    member = room.members[0]
+    rows = [_row(room, member, f"c{n}", body="bad\x00" if n == 2 else f"m{n}") for n in range(5)]
+    outcomes = await asyncio.gather(*(appends.append(row) for row in rows), return_exceptions=True)
+    assert isinstance(outcomes[2], DBAPIError)
+    assert [outcome for n, outcome in enumerate(outcomes) if n != 2] == [1, 2, 3, 4]
+    assert [body for _, body in await _stored(engine, room.id)] == ["m0", "m1", "m3", "m4"]
+
+
+async def test_a_cancelled_drain_strands_no_sender_and_the_next_send_runs(
+    engine: AsyncEngine, room: Room
+) -> None:
+    appends = MessageAppends(engine)
+    member = room.members[0]
+    first = asyncio.create_task(appends.append(_row(room, member, "first")))
+    await asyncio.sleep(0)
+    queued = [asyncio.create_task(appends.append(_row(room, member, f"q{n}"))) for n in range(3)]
+    assert await first == 1
+    for drain in list(appends._drains):  # what a shutdown does to it
+        drain.cancel()
+    results = await asyncio.wait_for(asyncio.gather(*queued, return_exceptions=True), 10)
+    assert all(isinstance(r, (int, asyncio.CancelledError)) for r in results)
+    assert await appends.append(_row(room, member, "after")) is not None
+
+
+async def test_senders_with_one_message_in_flight_each_all_get_their_answers(
+    engine: AsyncEngine, room: Room
+) -> None:
+    """Sockets send, wait for the ack, send again: sends keep arriving just as a batch ends."""
+    appends = MessageAppends(engine)
+
+    async def sender(n: int) -> list[int | None]:
+        member = room.members[n % 3]
+        return [await appends.append(_row(room, member, f"s{n}-{k}")) for k in range(20)]
+
+    answers = await asyncio.wait_for(asyncio.gather(*(sender(n) for n in range(20))), 60)
+    assert sorted(seq for each in answers for seq in each if seq is not None) == list(range(1, 401))

@@ -13,18 +13,21 @@ alone, exactly as a statement per message would.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley.db.autocommit import autocommit_rows, autocommit_scalar
 
 __all__ = ["MessageAppends", "NewRow"]
+
+log = logging.getLogger(__name__)
 
 # Sends stored by one statement at most: a page of seqs, a bounded wait for the last of them.
 MAX_BATCH = 100
@@ -83,7 +86,7 @@ _APPEND_MANY = text("""
     ), locked AS MATERIALIZED (
         SELECT rooms.id FROM rooms JOIN counts ON counts.room_id = rooms.id
         ORDER BY rooms.id
-        FOR UPDATE OF rooms
+        FOR NO KEY UPDATE OF rooms
     ), next_seq AS (
         UPDATE rooms SET last_seq = rooms.last_seq + counts.added
         FROM counts
@@ -153,37 +156,62 @@ class MessageAppends:
         if self._waiting:
             # Sends came in meanwhile: a task of the process's own stores them, so that no
             # caller's cancellation (a socket closing) can strand the others.
-            task = asyncio.get_running_loop().create_task(self._drain(self._waiting))
+            waiting = self._waiting
+            task = asyncio.get_running_loop().create_task(self._drain(waiting))
             self._drains.add(task)
-            task.add_done_callback(self._drains.discard)
+            task.add_done_callback(lambda done: self._drained(done, waiting))
         else:
             self._waiting = None
 
-    async def _drain(self, waiting: list[_Waiting]) -> None:
-        try:
-            while waiting:
-                batch = [(row, future) for row, future in waiting[:MAX_BATCH] if not future.done()]
-                del waiting[:MAX_BATCH]
-                if batch:
-                    await self._store(batch)
-        finally:
+    def _drained(self, task: asyncio.Task[None], waiting: list[_Waiting]) -> None:
+        """The drain task is done. Normally it let go of ``waiting`` itself (a callback runs
+        a loop turn later, when new sends may have joined the list); only if it was cancelled
+        (at shutdown, perhaps before its first step) or failed are senders left on it."""
+        self._drains.discard(task)
+        if self._waiting is waiting:
             self._waiting = None
-            for _row, future in waiting:  # only if cancelled itself, at shutdown
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.error("storing a batch of sends failed", exc_info=error)
+        for _row, future in waiting:
+            if future.done():
+                continue
+            if error is None:
                 future.cancel()
+            else:
+                future.set_exception(error)
+
+    async def _drain(self, waiting: list[_Waiting]) -> None:
+        while waiting:
+            # Taken off the list only once stored, so that a cancelled drain leaves every
+            # sender it has not answered where _drained finds it.
+            batch = waiting[:MAX_BATCH]
+            await self._store([(row, future) for row, future in batch if not future.done()])
+            del waiting[: len(batch)]
+        self._waiting = None  # at once: a send arriving now runs by itself
 
     async def _store(self, batch: list[_Waiting]) -> None:
         """Store ``batch`` and answer each of its senders, whatever happens."""
-        if len(batch) > 1:
+        if not batch:
+            return
+        first, repeats = _without_repeats(batch)
+        if len(first) > 1:
             try:
-                seqs = await self._append_many([row for row, _ in batch])
-            except IntegrityError:
-                pass  # a client_id sent twice at once: the batch stored nothing; one by one
+                seqs = await self._append_many([row for row, _ in first])
+            except DBAPIError as error:
+                if error.connection_invalidated:  # the database is away: for every sender
+                    _answer_all(batch, error)
+                    return
+                # Something in one message failed the statement (a client_id being stored
+                # at this very moment, say): each is stored on its own, with its own answer.
             except Exception as error:  # noqa: BLE001  (each sender gets what the batch got)
                 _answer_all(batch, error)
                 return
             else:
-                for row, future in batch:
+                for row, future in first:
                     _answer(future, seqs.get(row.id))
+                for _row, future in repeats:  # its sender finds the first's message
+                    _answer(future, None)
                 return
         for row, future in batch:
             try:
@@ -207,6 +235,22 @@ class MessageAppends:
         }
         stored = await autocommit_rows(self._engine, _APPEND_MANY, parameters)
         return dict(stored)
+
+
+def _without_repeats(batch: list[_Waiting]) -> tuple[list[_Waiting], list[_Waiting]]:
+    """The batch's sends, and apart those repeating the ``client_id`` of an earlier one (a
+    client resending before its ack): in one statement the repeat would fail it whole."""
+    first: list[_Waiting] = []
+    repeats: list[_Waiting] = []
+    seen: set[tuple[uuid.UUID, uuid.UUID, str]] = set()
+    for row, future in batch:
+        if row.client_id is None:
+            first.append((row, future))
+            continue
+        key = (row.room_id, row.sender_id, row.client_id)
+        (repeats if key in seen else first).append((row, future))
+        seen.add(key)
+    return first, repeats
 
 
 def _answer(future: asyncio.Future[int | None], seq: int | None) -> None:
