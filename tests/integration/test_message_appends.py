@@ -73,6 +73,20 @@ def _row(room: Room, sender: uuid.UUID, client_id: str | None, body: str = "hell
     return NewRow(room.id, uuid.uuid4(), sender, "text", body, client_id, utcnow())
 
 
+async def _one_running_and_queued(
+    appends: MessageAppends, room: Room, queued: int
+) -> tuple[asyncio.Task[int | None], list[asyncio.Task[int | None]]]:
+    """A send running alone, and ``queued`` more waiting for the statement after it."""
+    member = room.members[0]
+    first = asyncio.create_task(appends.append(_row(room, member, "first")))
+    await asyncio.sleep(0)
+    waiting = [
+        asyncio.create_task(appends.append(_row(room, member, f"q{n}"))) for n in range(queued)
+    ]
+    await asyncio.sleep(0)
+    return first, waiting
+
+
 async def _stored(engine: AsyncEngine, room_id: uuid.UUID) -> list[tuple[int, str]]:
     async with engine.connect() as connection:
         rows = await connection.execute(
@@ -155,11 +169,7 @@ async def test_a_sender_who_stops_waiting_does_not_strand_the_others(
     engine: AsyncEngine, room: Room
 ) -> None:
     appends = MessageAppends(engine)
-    member = room.members[0]
-    first = asyncio.create_task(appends.append(_row(room, member, "first")))
-    await asyncio.sleep(0)  # the first runs alone; the next ones queue behind it
-    queued = [asyncio.create_task(appends.append(_row(room, member, f"q{n}"))) for n in range(5)]
-    await asyncio.sleep(0)
+    first, queued = await _one_running_and_queued(appends, room, 5)
     queued[2].cancel()  # its socket closed while it waited
     assert await first == 1
     results = await asyncio.gather(*queued, return_exceptions=True)
@@ -186,16 +196,13 @@ async def test_a_cancelled_drain_strands_no_sender_and_the_next_send_runs(
     engine: AsyncEngine, room: Room
 ) -> None:
     appends = MessageAppends(engine)
-    member = room.members[0]
-    first = asyncio.create_task(appends.append(_row(room, member, "first")))
-    await asyncio.sleep(0)
-    queued = [asyncio.create_task(appends.append(_row(room, member, f"q{n}"))) for n in range(3)]
+    first, queued = await _one_running_and_queued(appends, room, 3)
     assert await first == 1
     for drain in list(appends._drains):  # what a shutdown does to it
         drain.cancel()
     results = await asyncio.wait_for(asyncio.gather(*queued, return_exceptions=True), 10)
     assert all(isinstance(r, (int, asyncio.CancelledError)) for r in results)
-    assert await appends.append(_row(room, member, "after")) is not None
+    assert await appends.append(_row(room, room.members[0], "after")) is not None
 
 
 async def test_senders_with_one_message_in_flight_each_all_get_their_answers(
