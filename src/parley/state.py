@@ -50,7 +50,7 @@ class AppState:
     engine: AsyncEngine
     session_factory: SessionFactory
     read_session_factory: SessionFactory  # for work that only reads (create_read_session_factory)
-    appends: MessageAppends | None  # PostgreSQL only: sends stored in batches per room
+    appends: MessageAppends | None  # PostgreSQL only: sockets' sends, stored in batches
     passwords: PasswordHasherService
     access_tokens: AccessTokenCodec
     broker: Broker

@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 import redis.asyncio as redis
 
-from tests.support.factories import create_account, create_room
+from tests.support.factories import Account, create_account, create_room
 from tests.support.processes import Cluster, RedisServer
 from tests.support.ws import WsClient
 
@@ -88,10 +88,7 @@ async def test_killed_database_connections_give_clear_errors_then_recover(
                 f"pg_terminate_backend: {sorted(set(statuses))}, recovered after {recovered_after}"
             )
             assert statuses[-20:] == [201] * 20  # service resumed by itself
-            # Nothing half-written: exactly the acknowledged messages exist, in seq order.
-            history = (await api.get(f"{url}?limit=200", headers=account.headers)).json()["items"]
-            assert [m["body"] for m in history] == bodies
-            assert [m["seq"] for m in history] == list(range(1, len(bodies) + 1))
+            await _assert_stored_exactly(api, account, room_id, bodies)
     finally:
         await cluster.close()
 
@@ -133,12 +130,19 @@ async def test_killed_database_connections_fail_socket_sends_clearly_then_recove
             report(f"socket sends with killed connections: {answers.count('unavailable')} refused")
             assert "unavailable" in answers  # the kills were felt
             assert answers[-20:] == ["ack"] * 20  # service resumed by itself
-            url = f"/api/rooms/{room_id}/messages?limit=200"
-            history = (await api.get(url, headers=account.headers)).json()["items"]
-            assert [m["body"] for m in history] == acknowledged
-            assert [m["seq"] for m in history] == list(range(1, len(acknowledged) + 1))
+            await _assert_stored_exactly(api, account, room_id, acknowledged)
     finally:
         await cluster.close()
+
+
+async def _assert_stored_exactly(
+    api: httpx.AsyncClient, account: Account, room_id: str, bodies: list[str]
+) -> None:
+    """Nothing half-written: exactly the acknowledged messages exist, in seq order."""
+    url = f"/api/rooms/{room_id}/messages?limit=200"
+    history = (await api.get(url, headers=account.headers)).json()["items"]
+    assert [m["body"] for m in history] == bodies
+    assert [m["seq"] for m in history] == list(range(1, len(bodies) + 1))
 
 
 async def _admin_connection(postgres_url: str) -> asyncpg.Connection:
