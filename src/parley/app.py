@@ -38,6 +38,7 @@ from parley.realtime.hub import Hub
 from parley.realtime.presence_tracker import PresenceTracker
 from parley.realtime.publisher import EventPublisher
 from parley.repositories.message_appends import MessageAppends
+from parley.repositories.message_pages import MessagePages
 from parley.security.passwords import PasswordHasherService
 from parley.security.tokens import AccessTokenCodec
 from parley.state import AppState, RateRules
@@ -132,7 +133,8 @@ async def _build_state(
     broker = build_broker(client)
     await broker.start()
     stack.push_async_callback(broker.close)
-    history = History(read_session_factory)
+    pages = MessagePages(engine)
+    history = History(read_session_factory, pages)
     hub = Hub(broker, history, namespace=settings.redis_namespace)
     events = EventPublisher(hub, metrics)
     secret = settings.secret_key
@@ -143,6 +145,7 @@ async def _build_state(
         session_factory=session_factory,
         read_session_factory=read_session_factory,
         appends=MessageAppends(engine) if engine.dialect.name == "postgresql" else None,
+        pages=pages,
         passwords=PasswordHasherService(),
         access_tokens=AccessTokenCodec(secret.get_secret_value(), settings.access_token_ttl),
         broker=broker,

@@ -19,6 +19,7 @@ from parley.realtime.hub import Hub
 from parley.realtime.presence_tracker import PresenceTracker
 from parley.realtime.publisher import EventPublisher
 from parley.repositories.message_appends import MessageAppends
+from parley.repositories.message_pages import MessagePages
 from parley.security.passwords import PasswordHasherService
 from parley.security.tokens import AccessTokenCodec
 from parley.storage import Storage
@@ -51,6 +52,7 @@ class AppState:
     session_factory: SessionFactory
     read_session_factory: SessionFactory  # for work that only reads (create_read_session_factory)
     appends: MessageAppends | None  # PostgreSQL only: sockets' sends, stored in batches
+    pages: MessagePages  # pages of history, for the REST API and for sockets catching up
     passwords: PasswordHasherService
     access_tokens: AccessTokenCodec
     broker: Broker

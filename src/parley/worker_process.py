@@ -17,6 +17,7 @@ from parley.realtime.history import History
 from parley.realtime.hub import Hub
 from parley.realtime.publisher import EventPublisher
 from parley.realtime.redis_broker import RedisBroker
+from parley.repositories.message_pages import MessagePages
 from parley.tasks.queue import QueueStats
 from parley.tasks.runtime import worker_runtime
 
@@ -42,7 +43,12 @@ async def run_worker(settings: Settings, concurrency: int | None, metrics_port: 
         start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
     # The worker only publishes (upload events, room messages); it listens to nothing.
     events = EventPublisher(
-        Hub(broker, History(session_factory), namespace=settings.redis_namespace), metrics
+        Hub(
+            broker,
+            History(session_factory, MessagePages(engine)),
+            namespace=settings.redis_namespace,
+        ),
+        metrics,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -26,6 +26,7 @@ from parley.realtime.history import History
 from parley.realtime.hub import Hub
 from parley.realtime.memory_broker import MemoryBroker
 from parley.realtime.publisher import EventPublisher
+from parley.repositories.message_pages import MessagePages
 from parley.services.upload_processing import (
     ProcessingLimits,
     UploadProcessor,
@@ -448,7 +449,8 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
 
 
 async def _processor(session_factory: SessionFactory, storage: Storage) -> UploadProcessor:
-    hub = Hub(MemoryBroker(), History(session_factory), namespace=f"t{uuid.uuid4().hex[:8]}")
+    history = History(session_factory, MessagePages(session_factory.kw["bind"]))
+    hub = Hub(MemoryBroker(), history, namespace=f"t{uuid.uuid4().hex[:8]}")
     # No process pool: the same functions run in a thread here.
     return UploadProcessor(session_factory, storage, EventPublisher(hub, Metrics()), None, LIMITS)
 

@@ -16,6 +16,7 @@ from parley.db.models import User
 from parley.db.unit_of_work import UnitOfWork
 from parley.repositories.users import UserRepository
 from parley.services.auth import AuthService
+from parley.services.message_history import MessageHistory
 from parley.services.messages import MessageService
 from parley.services.rooms import RoomService
 from parley.state import AppState
@@ -24,6 +25,7 @@ __all__ = [
     "AuthServiceDep",
     "CallerId",
     "CurrentUser",
+    "MessageHistoryDep",
     "MessageServiceDep",
     "RoomServiceDep",
     "SignedInUser",
@@ -121,3 +123,10 @@ async def message_service(state: StateDep, uow: UnitOfWorkDep) -> MessageService
 
 
 MessageServiceDep = Annotated[MessageService, Depends(message_service)]
+
+
+async def message_history(state: StateDep) -> MessageHistory:
+    return MessageHistory(state.pages, state.read_session_factory)
+
+
+MessageHistoryDep = Annotated[MessageHistory, Depends(message_history)]

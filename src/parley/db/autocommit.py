@@ -1,4 +1,5 @@
-"""A self-committing statement on a pooled connection, outside any session.
+"""A self-committing statement on a pooled connection, outside any session; and a statement
+that only reads, likewise.
 
 The asyncio facade of SQLAlchemy runs each step (check out a connection, set its options,
 execute, return it) in a greenlet of its own, and an ``AsyncSession`` adds its transaction
@@ -11,13 +12,14 @@ invalidated in the pool.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, Executable
+from sqlalchemy import Engine, Executable, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
-__all__ = ["autocommit_rows", "autocommit_scalar"]
+__all__ = ["autocommit_rows", "autocommit_scalar", "read_rows"]
 
 
 async def autocommit_scalar(
@@ -34,6 +36,15 @@ async def autocommit_rows(
     return await greenlet_spawn(_rows, engine.sync_engine, statement, parameters)
 
 
+async def read_rows(
+    engine: AsyncEngine, statement: Executable, parameters: dict[str, Any]
+) -> Sequence[Row[Any]]:
+    """Every row of ``statement``, which only reads: in autocommit on PostgreSQL (as
+    ``create_read_session_factory`` explains), in a transaction rolled back at once on SQLite,
+    whose autocommit mode would undo the engine's own handling of transactions."""
+    return await greenlet_spawn(_read, engine.sync_engine, statement, parameters)
+
+
 def _scalar(engine: Engine, statement: Executable, parameters: dict[str, Any]) -> Any:
     with engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
@@ -46,3 +57,10 @@ def _rows(
     with engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
         return [tuple(row) for row in connection.execute(statement, parameters)]
+
+
+def _read(engine: Engine, statement: Executable, parameters: dict[str, Any]) -> Sequence[Row[Any]]:
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        return connection.execute(statement, parameters).all()

@@ -8,7 +8,7 @@ from parley.db.engine import SessionFactory
 from parley.db.models import MessageKind
 from parley.realtime.envelope import Outbound
 from parley.realtime.frames import MessageEventFrame
-from parley.repositories.messages import MessageRepository
+from parley.repositories.message_pages import MessagePages
 from parley.repositories.rooms import RoomRepository
 from parley.schemas.messages import MessageOut
 from parley.services.system_events import SystemEvent
@@ -34,15 +34,15 @@ def _departing(message: MessageOut) -> uuid.UUID | None:
 
 
 class History:
-    def __init__(self, session_factory: SessionFactory) -> None:
+    def __init__(self, session_factory: SessionFactory, pages: MessagePages) -> None:
         self._session_factory = session_factory
+        self._pages = pages
 
     async def after(
         self, room_id: uuid.UUID, after_seq: int, limit: int = PAGE_SIZE
     ) -> list[Outbound]:
-        async with self._session_factory() as session:
-            messages = await MessageRepository(session).after(room_id, after_seq, limit)
-            return [message_event(MessageOut.of(message)) for message in messages]
+        messages = await self._pages.after(room_id, after_seq, limit)
+        return [message_event(MessageOut.of(message)) for message in messages]
 
     async def last_seq(self, room_id: uuid.UUID) -> int:
         async with self._session_factory() as session:

@@ -1,114 +1,22 @@
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql.elements import BindParameter
 
 from parley.db.base import utcnow
 from parley.db.models import Membership, Message, MessageKind, Room, User
 from parley.repositories.base import Repository
 from parley.repositories.message_appends import MessageAppends, NewRow
+from parley.repositories.message_pages import MessageRecord
 
-__all__ = ["MessageRecord", "MessageRepository", "NewMessage"]
-
-# Pages of history are read as plain rows, not ORM objects: a page is 50 to 200 messages,
-# only ever turned into JSON, and identity-mapped objects cost several times as much.
-MessageRecord: TypeAlias = dict[str, Any]
-
-
-@functools.cache
-def _page_query(*, ascending: bool, bounded: bool, checked: bool) -> Select[tuple[Any, ...]]:
-    """A page of history: messages of ``:room_id`` after ``:after_seq`` (ascending) or before
-    ``:before_seq`` (descending; ``bounded`` or not), at most ``:limit``; ``checked``, none
-    unless ``:member_id`` is a member. Built once per shape with bound parameters: building
-    a statement cost more CPU than PostgreSQL spends running it."""
-    room_id: BindParameter[Any] = bindparam("room_id")
-    statement = (
-        select(
-            Message.id,
-            Message.room_id,
-            Message.seq,
-            Message.kind,
-            Message.body,
-            Message.attachment,
-            Message.client_id,
-            Message.created_at,
-            Message.edited_at,
-            Message.deleted_at,
-            User.id.label("sender_id"),
-            User.username.label("sender_username"),
-            User.display_name.label("sender_display_name"),
-        )
-        .outerjoin(User, User.id == Message.sender_id)
-        .where(Message.room_id == room_id)
-        .limit(bindparam("limit"))
-    )
-    if checked:
-        statement = statement.where(
-            exists().where(
-                Membership.room_id == room_id, Membership.user_id == bindparam("member_id")
-            )
-        )
-    if ascending:
-        return statement.where(Message.seq > bindparam("after_seq")).order_by(Message.seq)
-    if bounded:
-        statement = statement.where(Message.seq < bindparam("before_seq"))
-    return statement.order_by(Message.seq.desc())
-
-
-def _records(
-    session: Session, statement: Select[tuple[Any, ...]], parameters: dict[str, Any]
-) -> list[MessageRecord]:
-    """Run a page query on the session's connection (through ``AsyncSession.run_sync``: one
-    trip through the greenlet bridge, and Core rows instead of the ORM's result machinery,
-    together about a third of a page's CPU)."""
-    return [_record(row) for row in session.connection().execute(statement, parameters)]
-
-
-def _record(row: Sequence[Any]) -> MessageRecord:
-    """A message in the shape of ``MessageOut``, from a row of ``_page_query``."""
-    (
-        id_,
-        room_id,
-        seq,
-        kind,
-        body,
-        attachment,
-        client_id,
-        created_at,
-        edited_at,
-        deleted_at,
-        sender_id,
-        sender_username,
-        sender_display_name,
-    ) = row
-    sender = (
-        None
-        if sender_id is None
-        else {"id": sender_id, "username": sender_username, "display_name": sender_display_name}
-    )
-    return {
-        "id": id_,
-        "room_id": room_id,
-        "seq": seq,
-        "kind": kind,
-        "sender": sender,
-        "body": body,
-        "attachment": attachment,
-        "client_id": client_id,
-        "created_at": created_at,
-        "edited_at": edited_at,
-        "deleted_at": deleted_at,
-    }
+__all__ = ["MessageRepository", "NewMessage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,46 +157,6 @@ class MessageRepository(Repository[Message]):
             .where(Message.room_id == room_id, Message.id == message_id)
         )
         return await self.session.scalar(statement)
-
-    async def after(
-        self,
-        room_id: uuid.UUID,
-        after_seq: int,
-        limit: int,
-        *,
-        member_id: uuid.UUID | None = None,
-    ) -> list[MessageRecord]:
-        """Messages with seq > ``after_seq``, ascending, at most ``limit``; with ``member_id``,
-        none unless that user is a member (checked in the same query)."""
-        statement = _page_query(ascending=True, bounded=True, checked=member_id is not None)
-        parameters = {
-            "room_id": room_id,
-            "after_seq": after_seq,
-            "limit": limit,
-            "member_id": member_id,
-        }
-        return await self.session.run_sync(_records, statement, parameters)
-
-    async def before(
-        self,
-        room_id: uuid.UUID,
-        before_seq: int | None,
-        limit: int,
-        *,
-        member_id: uuid.UUID | None = None,
-    ) -> list[MessageRecord]:
-        """The ``limit`` messages just below ``before_seq`` (the newest when None), ascending;
-        with ``member_id``, none unless that user is a member."""
-        statement = _page_query(
-            ascending=False, bounded=before_seq is not None, checked=member_id is not None
-        )
-        parameters = {
-            "room_id": room_id,
-            "before_seq": before_seq,
-            "limit": limit,
-            "member_id": member_id,
-        }
-        return (await self.session.run_sync(_records, statement, parameters))[::-1]
 
     @property
     def _dialect(self) -> str:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
+import orjson
 from pydantic import ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
@@ -21,6 +22,7 @@ __all__ = [
     "MessageOut",
     "MessagePage",
     "SenderOut",
+    "message_page_json",
 ]
 
 MAX_BODY_LENGTH = 4000
@@ -100,3 +102,20 @@ class MessagePage(ApiModel):
 
     items: list[MessageOut] = Field(description="In ascending seq")
     has_more: bool = Field(description="Whether more messages lie beyond this page")
+
+
+def message_page_json(items: Sequence[Mapping[str, Any]], *, has_more: bool) -> bytes:
+    """``MessagePage``'s JSON, from rows already in ``MessageOut``'s shape (history read from
+    the database, valid by construction), written by orjson without validating them again:
+    a tenth of the CPU of building the models and dumping them, the largest part of a page's
+    cost. Tests hold it to ``MessagePage``'s own JSON, byte for byte."""
+    return orjson.dumps(
+        {"items": items, "has_more": has_more}, default=_uuid_text, option=orjson.OPT_UTC_Z
+    )
+
+
+def _uuid_text(value: object) -> str:
+    # asyncpg hands back its own UUID subclass, which orjson writes only through ``default``.
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

@@ -12,24 +12,19 @@ from parley.db.models import Message, MessageKind, Room, User
 from parley.db.unit_of_work import UnitOfWork
 from parley.realtime.publisher import EventPublisher
 from parley.repositories.message_appends import MessageAppends
-from parley.repositories.messages import MessageRecord, MessageRepository, NewMessage
+from parley.repositories.message_pages import MessageRecord
+from parley.repositories.messages import MessageRepository, NewMessage
 from parley.repositories.rooms import RoomRepository
 from parley.schemas.messages import MessageOut
 from parley.services.message_factory import MessageFactory
 
-__all__ = ["MessageService", "Page", "Posted"]
+__all__ = ["MessageService", "Posted"]
 
 
 @dataclass(frozen=True, slots=True)
 class Posted:
     message: MessageOut
     created: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[MessageOut]
-    has_more: bool
 
 
 class MessageService:
@@ -63,28 +58,6 @@ class MessageService:
         if created:
             self._uow.after_commit(partial(self._events.message_created, out))
         return Posted(out, created)
-
-    async def history(
-        self,
-        user_id: uuid.UUID,
-        room_id: uuid.UUID,
-        *,
-        after_seq: int | None,
-        before_seq: int | None,
-        limit: int,
-    ) -> Page:
-        # Membership is checked by the page query itself; only an empty page needs to know
-        # whether it is empty or not this user's to read.
-        if after_seq is not None:
-            rows = await self._messages.after(room_id, after_seq, limit + 1, member_id=user_id)
-            page = Page([MessageOut.of(m) for m in rows[:limit]], has_more=len(rows) > limit)
-        else:
-            rows = await self._messages.before(room_id, before_seq, limit + 1, member_id=user_id)
-            # One row more than asked, ascending: the oldest is there only to tell has_more.
-            page = Page([MessageOut.of(m) for m in rows[-limit:]], has_more=len(rows) > limit)
-        if not rows:
-            await self._room_of_member(room_id, user_id)
-        return page
 
     async def edit(
         self, user: User, room_id: uuid.UUID, message_id: uuid.UUID, body: str

@@ -1,0 +1,35 @@
+"""A statement that only reads, outside any session, on both databases: it sees what was
+committed, and leaves nothing open behind it (SQLite's write lock least of all)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select, text
+
+from parley.db.autocommit import read_rows
+from parley.db.engine import create_engine, create_session_factory
+from parley.db.models import User
+from parley.db.unit_of_work import UnitOfWork
+
+
+def _user() -> User:
+    name = f"u{uuid.uuid4().hex[:12]}"
+    return User(username=name, display_name=name, password_hash="not a hash")
+
+
+async def test_read_rows_sees_commits_and_holds_nothing_after(database_url: str) -> None:
+    engine = create_engine(database_url, pool_size=1)
+    sessions = create_session_factory(engine)
+    count = select(func.count()).select_from(User)
+    try:
+        assert await read_rows(engine, count, {}) == [(0,)]
+        # One pooled connection: the write needs the one the read used, and on SQLite the
+        # write lock the read's transaction took; neither may still be held.
+        async with UnitOfWork(sessions) as uow:
+            uow.session.add(_user())
+        assert await read_rows(engine, count, {}) == [(1,)]
+        names = await read_rows(engine, text("SELECT username FROM users"), {})
+        assert len(names) == 1
+    finally:
+        await engine.dispose()
