@@ -30,20 +30,19 @@ PAGE_SIZE = 50
 P99_CEILING_MS = 5.0  # at the largest room
 GROWTH_CEILING = 1.5  # the largest room's p99 over the same page's p99 at the smallest
 
-# What Parley's MessageRepository.before runs (a page with its senders), one row more than
-# the page to tell whether there is more.
-NEWEST = """
-SELECT messages.*, users.*
+# What Parley's MessagePages.before runs (a page with its senders, none unless the reader is
+# a member), one row more than the page to tell whether there is more.
+_PAGE = """
+SELECT messages.id, messages.room_id, messages.seq, messages.kind, messages.body,
+       messages.attachment, messages.client_id, messages.created_at, messages.edited_at,
+       messages.deleted_at, users.id, users.username, users.display_name
 FROM messages LEFT OUTER JOIN users ON users.id = messages.sender_id
 WHERE messages.room_id = $1
+  AND EXISTS (SELECT * FROM memberships WHERE room_id = $1 AND user_id = $3) {bound}
 ORDER BY messages.seq DESC LIMIT $2
 """
-BEFORE = """
-SELECT messages.*, users.*
-FROM messages LEFT OUTER JOIN users ON users.id = messages.sender_id
-WHERE messages.room_id = $1 AND messages.seq < $3
-ORDER BY messages.seq DESC LIMIT $2
-"""
+NEWEST = _PAGE.format(bound="")
+BEFORE = _PAGE.format(bound="AND messages.seq < $4")
 
 # Rows as a send stores them: a text message with its sender and client id, one a second.
 FILL = """
@@ -128,6 +127,7 @@ class Reader:
     client: httpx.AsyncClient
     connection: asyncpg.Connection
     room_id: str
+    member_id: str
     server: CpuMeter
 
     async def measure(self, page: Page, size: Size) -> Measured:
@@ -142,10 +142,10 @@ class Reader:
 
         if page.before_seq is None:
             statement = await self.connection.prepare(NEWEST)
-            arguments: tuple[object, ...] = (self.room_id, PAGE_SIZE + 1)
+            arguments: tuple[object, ...] = (self.room_id, PAGE_SIZE + 1, self.member_id)
         else:
             statement = await self.connection.prepare(BEFORE)
-            arguments = (self.room_id, PAGE_SIZE + 1, page.before_seq)
+            arguments = (self.room_id, PAGE_SIZE + 1, self.member_id, page.before_seq)
 
         async def sql() -> None:
             await statement.fetch(*arguments)
@@ -209,7 +209,7 @@ async def measure(workdir: Path, *, smoke: bool) -> tuple[list[Measured], list[R
         connection = await asyncpg.connect(dsn)
         try:
             async with httpx.AsyncClient(base_url=base_url, headers=member.headers) as client:
-                reader = Reader(client, connection, room_id, CpuMeter([process.pid]))
+                reader = Reader(client, connection, room_id, member.id, CpuMeter([process.pid]))
                 for size in sizes(smoke=smoke):
                     await fill(connection, room_id, member.id, size.messages)
                     measured.extend(

@@ -24,8 +24,8 @@ async def test_read_rows_sees_commits_and_holds_nothing_after(database_url: str)
     count = select(func.count()).select_from(User)
     try:
         assert await read_rows(engine, count, {}) == [(0,)]
-        # One pooled connection: the write needs the one the read used, and on SQLite the
-        # write lock the read's transaction took; neither may still be held.
+        # The write needs, on PostgreSQL, the pool's one connection, which the read used;
+        # on SQLite, the write lock the read's transaction took. Neither may still be held.
         async with UnitOfWork(sessions) as uow:
             uow.session.add(_user())
         assert await read_rows(engine, count, {}) == [(1,)]

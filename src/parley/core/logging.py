@@ -4,6 +4,7 @@ and never a token or a password in them."""
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import re
 from datetime import UTC, datetime
@@ -20,21 +21,19 @@ context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
 
 # JWTs, bearer headers, and "password"/"token" fields in anything that looks like JSON or a
 # query string. A safety net: Parley never logs these on purpose.
+_SECRET_FIELDS = "password|refresh_token|access_token|token|secret_key"  # noqa: S105 (names)
 _SECRETS = [
     (re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*"), "[jwt]"),
     (re.compile(r"(?i)(bearer\s+)[\w.~+/=-]+"), r"\1[redacted]"),
     (
-        re.compile(
-            r"""(?i)(["']?(?:password|refresh_token|access_token|token|secret_key)["']?\s*[:=]\s*["']?)[^"'&\s,}]+"""
-        ),
+        re.compile(rf"""(?i)(["']?(?:{_SECRET_FIELDS})["']?\s*[:=]\s*["']?)[^"'&\s,}}]+"""),
         r"\1[redacted]",
     ),
 ]
 
-
-# Every pattern above needs one of these words (or a JWT's first bytes): one search rules out
-# the three substitutions for nearly every line (an access log line is written per request).
-_MAYBE_SECRET = re.compile(r"(?i)eyJ|bearer|password|token|secret_key")
+# What every pattern above starts from: one search rules out the three substitutions for
+# nearly every line (an access log line is written per request).
+_MAYBE_SECRET = re.compile(rf"(?i)eyJ|bearer|{_SECRET_FIELDS}")
 
 
 def redact(text: str) -> str:
@@ -65,7 +64,12 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["error"] = redact(self.formatException(record.exc_info))
-        return orjson.dumps(entry, default=str).decode()
+        try:
+            return orjson.dumps(entry, default=str).decode()
+        except orjson.JSONEncodeError:
+            # Text orjson refuses (a lone surrogate, from an OS string decoded with
+            # surrogateescape, say): the slower encoder writes it rather than lose the line.
+            return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 def logging_config(level: str = "INFO") -> dict[str, Any]:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -104,7 +104,7 @@ class MessagePage(ApiModel):
     has_more: bool = Field(description="Whether more messages lie beyond this page")
 
 
-def message_page_json(items: Sequence[Mapping[str, Any]], *, has_more: bool) -> bytes:
+def message_page_json(items: list[dict[str, Any]], *, has_more: bool) -> bytes:
     """``MessagePage``'s JSON, from rows already in ``MessageOut``'s shape (history read from
     the database, valid by construction), written by orjson without validating them again:
     a tenth of the CPU of building the models and dumping them, the largest part of a page's
