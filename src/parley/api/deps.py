@@ -71,9 +71,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 async def caller_id(token: Annotated[str | None, Depends(_bearer)], state: StateDep) -> uuid.UUID:
     """The caller's id from a verified access token, without reading the account: for reads
     whose query checks what the caller may see by itself (a membership, say)."""
-    if token is None:
-        raise NotAuthenticated("Sign in: this endpoint needs a bearer access token.")
-    return state.access_tokens.decode(token).user_id
+    return _verified_user_id(token, state)
 
 
 CallerId = Annotated[uuid.UUID, Depends(caller_id)]
@@ -89,11 +87,14 @@ async def signed_in_user(token: Annotated[str | None, Depends(_bearer)], state: 
 SignedInUser = Annotated[User, Depends(signed_in_user)]
 
 
-async def _user_of(token: str | None, state: AppState, session: AsyncSession) -> User:
+def _verified_user_id(token: str | None, state: AppState) -> uuid.UUID:
     if token is None:
         raise NotAuthenticated("Sign in: this endpoint needs a bearer access token.")
-    claims = state.access_tokens.decode(token)
-    user = await UserRepository(session).get(claims.user_id)
+    return state.access_tokens.decode(token).user_id
+
+
+async def _user_of(token: str | None, state: AppState, session: AsyncSession) -> User:
+    user = await UserRepository(session).get(_verified_user_id(token, state))
     if user is None:
         raise NotAuthenticated("The account behind this token no longer exists.")
     return user

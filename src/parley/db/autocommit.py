@@ -12,10 +12,11 @@ invalidated in the pool.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, Executable, Row
+from sqlalchemy import Connection, Engine, Executable, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
@@ -31,9 +32,9 @@ async def autocommit_scalar(
 
 async def autocommit_rows(
     engine: AsyncEngine, statement: Executable, parameters: dict[str, Any]
-) -> list[tuple[Any, ...]]:
-    """Every row of ``statement``, as tuples, committed as it ran."""
-    return await greenlet_spawn(_rows, engine.sync_engine, statement, parameters)
+) -> Sequence[Row[Any]]:
+    """Every row of ``statement``, committed as it ran."""
+    return await greenlet_spawn(_rows, engine.sync_engine, statement, parameters, autocommit=True)
 
 
 async def read_rows(
@@ -42,25 +43,27 @@ async def read_rows(
     """Every row of ``statement``, which only reads: in autocommit on PostgreSQL (as
     ``create_read_session_factory`` explains), in a transaction rolled back at once on SQLite,
     whose autocommit mode would undo the engine's own handling of transactions."""
-    return await greenlet_spawn(_read, engine.sync_engine, statement, parameters)
+    autocommit = engine.dialect.name == "postgresql"
+    return await greenlet_spawn(
+        _rows, engine.sync_engine, statement, parameters, autocommit=autocommit
+    )
 
 
 def _scalar(engine: Engine, statement: Executable, parameters: dict[str, Any]) -> Any:
-    with engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT")
+    with _connection(engine, autocommit=True) as connection:
         return connection.scalar(statement, parameters)
 
 
 def _rows(
-    engine: Engine, statement: Executable, parameters: dict[str, Any]
-) -> list[tuple[Any, ...]]:
-    with engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT")
-        return [tuple(row) for row in connection.execute(statement, parameters)]
-
-
-def _read(engine: Engine, statement: Executable, parameters: dict[str, Any]) -> Sequence[Row[Any]]:
-    with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execution_options(isolation_level="AUTOCOMMIT")
+    engine: Engine, statement: Executable, parameters: dict[str, Any], *, autocommit: bool
+) -> Sequence[Row[Any]]:
+    with _connection(engine, autocommit=autocommit) as connection:
         return connection.execute(statement, parameters).all()
+
+
+@contextmanager
+def _connection(engine: Engine, *, autocommit: bool) -> Iterator[Connection]:
+    with engine.connect() as connection:
+        if autocommit:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection

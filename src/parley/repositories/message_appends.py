@@ -234,7 +234,7 @@ class MessageAppends:
             "created_ats": [row.created_at for row in rows],
         }
         stored = await autocommit_rows(self._engine, _APPEND_MANY, parameters)
-        return dict(stored)
+        return {row.id: row.seq for row in stored}
 
 
 def _without_repeats(batch: list[_Waiting]) -> tuple[list[_Waiting], list[_Waiting]]:
