@@ -79,6 +79,8 @@ def _figures(label: str, results: Results) -> Table:
             "seq gaps/dups",
             "closed early",
             "server CPU µs/delivery",
+            "CPU µs/delivery, instance without the sender",
+            "receivers' CPU µs/delivery",
         ],
     )
     for name, outcomes in results.items():
@@ -93,6 +95,8 @@ def _figures(label: str, results: Results) -> Table:
             outcome.seq_errors if name == PARLEY else "-",  # only Parley numbers messages
             outcome.closed_early,
             outcome.cpu_us_per_delivery,
+            outcome.delivering_cpu_us_per_delivery,
+            outcome.receivers_cpu_us_per_delivery,
         )
     return table
 

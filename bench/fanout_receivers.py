@@ -164,6 +164,10 @@ class ReceiverProcess:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self._process = process
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     @classmethod
     @contextlib.asynccontextmanager
     async def started(cls, plan: ReceiverPlan, log: Path) -> AsyncIterator[ReceiverProcess]:

@@ -35,7 +35,11 @@ class Outcome:
     seq_errors: int  # gaps and duplicates seen by Parley's receivers
     closed_early: int  # receivers the server closed on before they had everything
     acknowledged: int  # sends the target acknowledged
-    cpu_us_per_delivery: float
+    cpu_us_per_delivery: float  # of every instance
+    # Of the instances other than the sender's: delivery alone, without the sends.
+    delivering_cpu_us_per_delivery: float
+    # Of the receiving clients, who share the machine: a target's frames cost them too.
+    receivers_cpu_us_per_delivery: float
 
 
 def _plans(target: Target, load: Load) -> list[ReceiverPlan]:
@@ -57,14 +61,21 @@ async def measure(target: Target, sender: Sender, load: Load, logs: Path) -> Out
             for index, plan in enumerate(_plans(target, load))
         ]
         await asyncio.gather(*(receiver.ready() for receiver in receivers))
-        meter = CpuMeter(target.pids)
-        meter.start()
+        # The sender is on the first instance.
+        meters = [
+            CpuMeter(target.pids),
+            CpuMeter(target.pids[1:]),
+            CpuMeter([receiver.pid for receiver in receivers]),
+        ]
+        for meter in meters:
+            meter.start()
         sent = await sender.send(target.room, load.messages, rate=load.rate, window=load.window)
         reports = await asyncio.gather(*(receiver.report() for receiver in receivers))
-        cpu_seconds = meter.stop()
+        servers, delivering, receiving = (meter.stop() for meter in meters)
         await asyncio.gather(*(receiver.close() for receiver in receivers))
 
     received = sum(report.received for report in reports)
+    delivered_by_others = received * (len(target.pids) - 1) / len(target.pids)
     last_arrival_ns = max(report.last_arrival_ns for report in reports)
     elapsed = (last_arrival_ns - sent.first_send_ns) / 1e9
     return Outcome(
@@ -76,5 +87,11 @@ async def measure(target: Target, sender: Sender, load: Load, logs: Path) -> Out
         seq_errors=sum(report.seq_errors for report in reports),
         closed_early=sum(report.closed_early for report in reports),
         acknowledged=sent.acknowledged,
-        cpu_us_per_delivery=cpu_seconds * 1e6 / received if received else math.nan,
+        cpu_us_per_delivery=_micros_each(servers, received),
+        delivering_cpu_us_per_delivery=_micros_each(delivering, delivered_by_others),
+        receivers_cpu_us_per_delivery=_micros_each(receiving, received),
     )
+
+
+def _micros_each(seconds: float, count: float) -> float:
+    return seconds * 1e6 / count if count else math.nan

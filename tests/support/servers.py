@@ -7,20 +7,28 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator
 
+import uvicorn
+
 from parley.core.settings import Settings
 from parley.server import build_server
 
-__all__ = ["serve_in_process"]
+__all__ = ["serve_in_process", "serving"]
 
 
 @contextlib.asynccontextmanager
 async def serve_in_process(settings: Settings) -> AsyncIterator[str]:
     """Serve Parley with ``settings`` on 127.0.0.1 and yield its base URL."""
+    async with serving(build_server(settings, log_level="warning")) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def serving(server: uvicorn.Server) -> AsyncIterator[str]:
+    """Run ``server`` on a free port of 127.0.0.1 and yield its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = build_server(settings, log_level="warning")
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:

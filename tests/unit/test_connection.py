@@ -11,6 +11,8 @@ import json
 import uuid
 from typing import Any
 
+import pytest
+
 from parley.realtime.connection import CLOSE_TRY_AGAIN_LATER, Connection, RoomEvent
 from parley.realtime.envelope import Outbound
 from parley.realtime.history import History
@@ -41,16 +43,27 @@ class StoredRoom(History):
 
 
 class Socket:
-    """The ASGI ``send`` of a client: the frames it got, and a gate to stall it."""
+    """A client's socket, as the server writes to it: through the ASGI ``send`` or, when
+    ``direct``, first through a ``write_now`` like ``parley serve``'s. It records the frames
+    it got and by which way, and has a gate to stall it (a client that stopped reading)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, direct: bool) -> None:
+        self.direct = direct
         self.frames: list[dict[str, Any]] = []
+        self.written_now = 0
         self.open = asyncio.Event()
         self.open.set()
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.open.wait()
         self.frames.append(json.loads(message["text"]))
+
+    def write_now(self, frame: bytes) -> bool:
+        if not self.open.is_set():
+            return False  # as a transport that stopped taking more
+        self.frames.append(json.loads(_payload(frame)))
+        self.written_now += 1
+        return True
 
     def seqs(self) -> list[int]:
         return [frame["seq"] for frame in self.frames if frame["type"] == "message"]
@@ -59,8 +72,25 @@ class Socket:
         return [frame["type"] for frame in self.frames]
 
 
+def _payload(frame: bytes) -> bytes:
+    """The payload of one unmasked WebSocket text frame."""
+    assert frame[0] == 0x81, "a final text frame"
+    length = frame[1] & 0x7F
+    start = {126: 4, 127: 10}.get(length, 2)
+    return frame[start:]
+
+
+@pytest.fixture(params=["asgi send", "write now"])
+def socket(request: pytest.FixtureRequest) -> Socket:
+    """Every test runs both ways: frames through ASGI's send alone, and written at once."""
+    return Socket(direct=request.param == "write now")
+
+
 def _connection(socket: Socket, room: StoredRoom, *, max_queue: int = 100) -> Connection:
-    return Connection(uuid.uuid4(), socket.send, USER, room, max_queue=max_queue)
+    write_now = socket.write_now if socket.direct else None
+    return Connection(
+        uuid.uuid4(), socket.send, USER, room, max_queue=max_queue, write_now=write_now
+    )
 
 
 async def _settle() -> None:
@@ -69,8 +99,8 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
-async def test_a_fresh_subscription_starts_at_the_newest_and_then_goes_live() -> None:
-    socket, room = Socket(), StoredRoom(last=3)
+async def test_a_fresh_subscription_starts_at_the_newest_and_then_goes_live(socket: Socket) -> None:
+    room = StoredRoom(last=3)
     connection = _connection(socket, room)
     connection.subscribe(ROOM, since_seq=None)
     await _settle()
@@ -83,8 +113,8 @@ async def test_a_fresh_subscription_starts_at_the_newest_and_then_goes_live() ->
     assert socket.seqs() == [4, 5]
 
 
-async def test_a_resumed_subscription_replays_what_was_missed_once_each() -> None:
-    socket, room = Socket(), StoredRoom(last=5)
+async def test_a_resumed_subscription_replays_what_was_missed_once_each(socket: Socket) -> None:
+    room = StoredRoom(last=5)
     connection = _connection(socket, room)
     connection.subscribe(ROOM, since_seq=1)
     # Live copies of stored messages, queued before the catch-up has run: not written twice.
@@ -96,8 +126,8 @@ async def test_a_resumed_subscription_replays_what_was_missed_once_each() -> Non
     assert socket.frames[-1]["last_seq"] == 5
 
 
-async def test_duplicates_are_skipped_and_a_gap_is_filled_from_the_database() -> None:
-    socket, room = Socket(), StoredRoom(last=2)
+async def test_duplicates_are_skipped_and_a_gap_is_filled_from_the_database(socket: Socket) -> None:
+    room = StoredRoom(last=2)
     connection = _connection(socket, room)
     connection.subscribe(ROOM, since_seq=None)
     await _settle()
@@ -108,8 +138,8 @@ async def test_duplicates_are_skipped_and_a_gap_is_filled_from_the_database() ->
     assert socket.seqs() == [3, 4, 5, 6]
 
 
-async def test_fill_to_writes_what_was_committed_before_the_feed_started() -> None:
-    socket, room = Socket(), StoredRoom(last=2)
+async def test_fill_to_writes_what_was_committed_before_the_feed_started(socket: Socket) -> None:
+    room = StoredRoom(last=2)
     connection = _connection(socket, room)
     connection.subscribe(ROOM, since_seq=None)
     await _settle()
@@ -124,8 +154,8 @@ async def test_fill_to_writes_what_was_committed_before_the_feed_started() -> No
     assert socket.seqs() == [3, 4, 5]
 
 
-async def test_events_without_a_seq_follow_the_catch_up() -> None:
-    socket, room = Socket(), StoredRoom(last=2)
+async def test_events_without_a_seq_follow_the_catch_up(socket: Socket) -> None:
+    room = StoredRoom(last=2)
     connection = _connection(socket, room)
     typing = Outbound(frame=json.dumps({"type": "typing"}))
     connection.subscribe(ROOM, since_seq=0)
@@ -134,8 +164,8 @@ async def test_events_without_a_seq_follow_the_catch_up() -> None:
     assert socket.types() == ["message", "message", "subscribed", "typing"]
 
 
-async def test_an_unsubscribed_room_gets_nothing_more() -> None:
-    socket, room = Socket(), StoredRoom(last=1)
+async def test_an_unsubscribed_room_gets_nothing_more(socket: Socket) -> None:
+    room = StoredRoom(last=1)
     connection = _connection(socket, room)
     connection.subscribe(ROOM, since_seq=None)
     await _settle()
@@ -147,8 +177,8 @@ async def test_an_unsubscribed_room_gets_nothing_more() -> None:
     assert not connection.is_subscribed(ROOM)
 
 
-async def test_a_client_too_slow_to_read_is_closed_with_1013_not_buffered() -> None:
-    socket, room = Socket(), StoredRoom(last=0)
+async def test_a_client_too_slow_to_read_is_closed_with_1013_not_buffered(socket: Socket) -> None:
+    room = StoredRoom(last=0)
     connection = _connection(socket, room, max_queue=3)
     connection.subscribe(ROOM, since_seq=None)
     await _settle()
@@ -164,7 +194,7 @@ async def test_a_client_too_slow_to_read_is_closed_with_1013_not_buffered() -> N
 
 
 async def test_an_idle_writer_ends_after_a_whole_sweep_and_a_new_frame_starts_another() -> None:
-    socket, room = Socket(), StoredRoom(last=0)
+    socket, room = Socket(direct=False), StoredRoom(last=0)
     connection = _connection(socket, room)
     before = len(asyncio.all_tasks())
     connection.send('{"type": "pong"}')
@@ -182,8 +212,8 @@ async def test_an_idle_writer_ends_after_a_whole_sweep_and_a_new_frame_starts_an
     assert not connection.closed
 
 
-async def test_close_is_decided_once_and_stops_writing() -> None:
-    socket, room = Socket(), StoredRoom(last=0)
+async def test_close_is_decided_once_and_stops_writing(socket: Socket) -> None:
+    room = StoredRoom(last=0)
     closed: list[bool] = []
     connection = Connection(
         uuid.uuid4(), socket.send, USER, room, max_queue=10, on_close=lambda: closed.append(True)
@@ -195,3 +225,47 @@ async def test_close_is_decided_once_and_stops_writing() -> None:
     assert (connection.close_code, connection.close_reason) == (4001, "access token expired")
     assert closed == [True]
     assert socket.frames == []
+
+
+async def test_a_socket_with_nothing_queued_is_written_at_once_without_a_writer() -> None:
+    socket, room = Socket(direct=True), StoredRoom(last=0)
+    connection = _connection(socket, room)
+    connection.subscribe(ROOM, since_seq=None)  # the catch-up reads: a writer runs it
+    await _settle()
+    for _ in range(2):  # the writer parks, then the sweeps end it
+        connection.end_idle_writer()
+    await _settle()
+    tasks = len(asyncio.all_tasks())
+    for seq in (1, 2):
+        room.last = seq
+        connection.deliver(RoomEvent(ROOM, _message(seq)))
+    connection.send('{"type": "pong"}')
+    assert socket.seqs() == [1, 2]  # written before any task could run
+    assert socket.types()[-1] == "pong"
+    assert socket.written_now == 4  # "subscribed" too
+    assert len(asyncio.all_tasks()) == tasks
+
+
+async def test_a_frame_the_socket_cannot_take_now_goes_through_send_and_keeps_its_place() -> None:
+    socket, room = Socket(direct=True), StoredRoom(last=0)
+    connection = _connection(socket, room)
+    connection.subscribe(ROOM, since_seq=None)
+    await _settle()
+    socket.open.clear()  # the transport is full: write_now refuses, send waits
+    for seq in (1, 2):
+        room.last = seq
+        connection.deliver(RoomEvent(ROOM, _message(seq)))
+    connection.send('{"type": "pong"}')
+    await _settle()
+    assert socket.seqs() == []
+    socket.open.set()
+    room.last = 3
+    connection.deliver(RoomEvent(ROOM, _message(3)))  # behind the others, not ahead of them
+    await _settle()
+    assert socket.types() == ["subscribed", "message", "message", "pong", "message"]
+    assert socket.seqs() == [1, 2, 3]
+    written_now = socket.written_now
+    room.last = 4
+    connection.deliver(RoomEvent(ROOM, _message(4)))  # the writer is parked again: at once
+    assert socket.seqs() == [1, 2, 3, 4]
+    assert socket.written_now == written_now + 1

@@ -19,6 +19,7 @@ from parley.core.errors import NotFound, ParleyError
 from parley.core.logging import context as log_context
 from parley.db.models import User
 from parley.realtime.connection import CLOSE_INTERNAL_ERROR, AsgiSend, Connection
+from parley.realtime.direct_write import write_now_of
 from parley.realtime.frames import (
     AckFrame,
     AuthFrame,
@@ -97,6 +98,7 @@ class SocketSession:
             max_queue=state.settings.ws_send_queue,
             on_delivered=state.metrics.delivered,
             on_close=self._stop_receiving,
+            write_now=write_now_of(websocket.scope),
         )
 
     async def run(self) -> None:

@@ -11,8 +11,10 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import Enum, auto
 from typing import Any, TypeAlias
 
+from parley.realtime.direct_write import WriteNow, text_frame
 from parley.realtime.envelope import Outbound
 from parley.realtime.frames import SubscribedFrame
 from parley.realtime.history import PAGE_SIZE, History
@@ -35,12 +37,38 @@ CLOSE_TRY_AGAIN_LATER = 1013
 AsgiSend: TypeAlias = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
 class RoomEvent:
     """An event of one room, made once by the hub and handed to every socket of the room."""
 
-    room_id: uuid.UUID
-    event: Outbound
+    __slots__ = ("_wire", "event", "room_id")
+
+    def __init__(self, room_id: uuid.UUID, event: Outbound) -> None:
+        self.room_id = room_id
+        self.event = event
+        self._wire: bytes | None = None
+
+    @property
+    def wire(self) -> bytes:
+        """The event's WebSocket frame, encoded once for every socket written directly."""
+        if self._wire is None:
+            self._wire = text_frame(self.event.frame)
+        return self._wire
+
+
+class _Step(Enum):
+    """What a socket does with a room event, given the last seq it wrote of the room."""
+
+    SKIP = auto()  # not caught up yet (the catch-up's read will include it), or a duplicate
+    WRITE = auto()
+    FILL_FIRST = auto()  # messages are missing before it: read them from the database first
+
+
+def _step(last_seq: int | None, seq: int | None) -> _Step:
+    if seq is None:  # an event outside the room's order: edits, typing, presence
+        return _Step.SKIP if last_seq is None else _Step.WRITE
+    if last_seq is None or seq <= last_seq:
+        return _Step.SKIP
+    return _Step.WRITE if seq == last_seq + 1 else _Step.FILL_FIRST
 
 
 class _Subscription:
@@ -90,6 +118,12 @@ class Connection:
     one wake-up, not one per frame. Once the outbox is empty it parks, for waking a parked
     task costs less than starting one; the hub's sweep ends writers that stayed parked a
     whole sweep interval, so an idle socket keeps neither a task nor an outbox.
+
+    Where the server can write a frame at once (``write_now``, see ``direct_write``), a frame
+    that finds nothing queued or being written (a room event, with nothing missing before
+    it, or a reply) is written by ``deliver`` or ``send`` itself, in the caller's turn, such
+    as the hub's loop over a room: no writer wakes. The writer, when it runs, takes the same
+    way for each frame the transport accepts now, and ASGI's ``send`` for the others.
     """
 
     __slots__ = (
@@ -104,6 +138,7 @@ class Connection:
         "_parked_at_last_sweep",
         "_send",
         "_subscriptions",
+        "_write_now",
         "_writer",
         "close_code",
         "close_reason",
@@ -122,10 +157,12 @@ class Connection:
         max_queue: int,
         on_delivered: Callable[[float | None], None] = lambda _latency: None,
         on_close: Callable[[], None] = lambda: None,
+        write_now: WriteNow | None = None,
     ) -> None:
         self.id = connection_id
         self.user_id = user_id
         self._send = send
+        self._write_now = write_now
         self._history = history
         self._max_queue = max_queue
         self._subscriptions: dict[uuid.UUID, _Subscription] = {}
@@ -148,10 +185,37 @@ class Connection:
     # --- fed by the hub and the receive loop -------------------------------------
 
     def deliver(self, item: RoomEvent) -> None:
-        self._put(item)
+        if not self._handled_at_once(item):
+            self._put(item)
 
     def send(self, frame: str) -> None:
-        self._put(frame)
+        """A frame of this socket's own: a reply, or an event for its user."""
+        write_now = self._write_now
+        if write_now is None or not self._writer_idle() or not write_now(text_frame(frame)):
+            self._put(frame)
+
+    def _writer_idle(self) -> bool:
+        """Nothing queued or being written (the writer, if any, is parked): a frame written
+        now keeps its place in line."""
+        outbox = self._outbox
+        return not self.closed and (outbox is None or (not outbox and self._parked is not None))
+
+    def _handled_at_once(self, item: RoomEvent) -> bool:
+        """Write or drop the event here, if the server can write frames at once and the
+        writer is idle. False: queue it for the writer."""
+        write_now = self._write_now
+        if write_now is None or not self._writer_idle():
+            return False
+        subscription = self._subscriptions.get(item.room_id)
+        if subscription is None:
+            return True  # not subscribed (any more)
+        step = _step(subscription.last_seq, item.event.seq)
+        if step is _Step.SKIP:
+            return True
+        if step is _Step.WRITE and write_now(item.wire):
+            self._wrote(subscription, item.event)
+            return True
+        return False  # a gap to fill first, or a socket that cannot take it now
 
     def subscribe(self, room_id: uuid.UUID, since_seq: int | None) -> None:
         """Start a room: replay after ``since_seq`` (or start at the newest), then live."""
@@ -229,9 +293,9 @@ class Connection:
                 while outbox:
                     item = outbox.popleft()
                     if isinstance(item, RoomEvent):
-                        await self._write_room_event(item.room_id, item.event)
+                        await self._write_room_event(item)
                     elif isinstance(item, str):
-                        await self._send(_text(item))
+                        await self._write(item)
                     elif isinstance(item, _CatchUp):
                         await self._catch_up(item.room_id, item.subscription, item.since_seq)
                     else:
@@ -251,27 +315,34 @@ class Connection:
         finally:
             self._outbox = self._writer = self._parked = self._parked_at_last_sweep = None
 
-    async def _write_room_event(self, room_id: uuid.UUID, event: Outbound) -> None:
-        subscription = self._subscriptions.get(room_id)
+    async def _write(self, frame: str, wire: bytes | None = None) -> None:
+        """One frame: at once if the server can take it now (``wire``: the frame already
+        encoded), else through ASGI's ``send``, which waits for the transport, or raises."""
+        write_now = self._write_now
+        if write_now is None or not write_now(text_frame(frame) if wire is None else wire):
+            await self._send(_text(frame))
+
+    async def _write_room_event(self, item: RoomEvent) -> None:
+        subscription = self._subscriptions.get(item.room_id)
         if subscription is None:
             return  # unsubscribed since the event was queued
-        last_seq = subscription.last_seq
-        if event.seq is None:
-            if last_seq is not None:
-                await self._send(_text(event.frame))
+        event = item.event
+        step = _step(subscription.last_seq, event.seq)
+        if step is _Step.SKIP:
             return
-        if last_seq is None or event.seq <= last_seq:
-            # Before the catch-up: the catch-up's read will include it. At or below the
-            # last seq written: a duplicate.
-            return
-        if event.seq > last_seq + 1:
-            await self._write_from_history(room_id, subscription, upto=event.seq - 1)
+        if step is _Step.FILL_FIRST:
+            assert event.seq is not None  # noqa: S101  (only seq'd events leave a gap)
+            await self._write_from_history(item.room_id, subscription, upto=event.seq - 1)
             if not subscription.active:
                 return
-        await self._send(_text(event.frame))
-        subscription.last_seq = event.seq
-        at = event.published_at
-        self._on_delivered(None if at is None else time.time() - at)
+        await self._write(event.frame, item.wire)
+        self._wrote(subscription, event)
+
+    def _wrote(self, subscription: _Subscription, event: Outbound) -> None:
+        if event.seq is not None:
+            subscription.last_seq = event.seq
+            at = event.published_at
+            self._on_delivered(None if at is None else time.time() - at)
 
     async def _catch_up(
         self, room_id: uuid.UUID, subscription: _Subscription, since_seq: int | None
@@ -285,7 +356,7 @@ class Connection:
         if subscription.active:
             subscription.last_seq = last_seq
             frame = SubscribedFrame(room_id=room_id, last_seq=last_seq)
-            await self._send(_text(frame.model_dump_json()))
+            await self._write(frame.model_dump_json())
 
     async def _fill_to(self, room_id: uuid.UUID, seq: int) -> None:
         subscription = self._subscriptions.get(room_id)
@@ -309,7 +380,7 @@ class Connection:
                 assert seq is not None  # noqa: S101  (stored messages all have one)
                 if not subscription.active or (upto is not None and seq > upto):
                     return
-                await self._send(_text(event.frame))
+                await self._write(event.frame)
                 self._on_delivered(None)
                 subscription.last_seq = seq
             if len(page) < PAGE_SIZE:
