@@ -133,9 +133,12 @@ async def _build_state(
     broker = build_broker(client)
     await broker.start()
     stack.push_async_callback(broker.close)
+    appends = MessageAppends(engine) if engine.dialect.name == "postgresql" else None
+    if appends is not None:
+        stack.push_async_callback(appends.close)
     pages = MessagePages(engine)
     history = History(read_session_factory, pages)
-    hub = Hub(broker, history, namespace=settings.redis_namespace)
+    hub = Hub(broker, history, namespace=settings.redis_namespace, on_delivered=metrics.delivered)
     events = EventPublisher(hub, metrics)
     secret = settings.secret_key
     assert secret is not None  # with_secret_key guarantees it  # noqa: S101
@@ -144,7 +147,7 @@ async def _build_state(
         engine=engine,
         session_factory=session_factory,
         read_session_factory=read_session_factory,
-        appends=MessageAppends(engine) if engine.dialect.name == "postgresql" else None,
+        appends=appends,
         pages=pages,
         passwords=PasswordHasherService(),
         access_tokens=AccessTokenCodec(secret.get_secret_value(), settings.access_token_ttl),

@@ -14,6 +14,9 @@ from parley.realtime.direct_write import WRITE_NOW
 
 __all__ = ["DirectWriteProtocol"]
 
+# Read once: looking a member up on its enum class costs as much as the rest of the checks.
+_OPEN = State.OPEN
+
 
 class DirectWriteProtocol(WebSocketsSansIOProtocol):
     async def run_asgi(self) -> None:
@@ -26,7 +29,7 @@ class DirectWriteProtocol(WebSocketsSansIOProtocol):
         """Write ``frame`` if the socket is open and its transport takes more without
         waiting; otherwise write nothing: ``send`` waits for the transport, or raises."""
         if (
-            self.conn.state is State.OPEN
+            self.conn.state is _OPEN
             and not self.close_sent
             and self.writable.is_set()
             and not self.transport.is_closing()

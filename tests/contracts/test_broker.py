@@ -126,3 +126,23 @@ async def test_redis_pubsub_killed_reconnects_and_says_so(
     await broker.publish(channel, b"after")
     assert await _next(events) == Delivery(channel, b"after")
     assert broker.reconnects == 1
+
+
+async def test_redis_publishing_connection_killed_the_next_event_still_goes_out(
+    make_broker: BrokerFactory, request: pytest.FixtureRequest
+) -> None:
+    """Redis only: the outbox's own connection cut by ``CLIENT KILL``, between two events."""
+    if not isinstance(broker := make_broker(), RedisBroker):
+        assert request.node.callspec.params["make_broker"] == "memory"
+        return
+    channel = _channel()
+    events = await _ready(broker)
+    await broker.subscribe(channel)
+    await broker.publish(channel, b"before")
+    assert await _next(events) == Delivery(channel, b"before")
+    publisher = broker._publisher  # idle now: the event above is written and answered
+    await publisher.send_command("CLIENT", "ID")
+    publisher_id = await publisher.read_response()
+    assert await broker._client.client_kill_filter(_id=str(publisher_id)) == 1
+    await broker.publish(channel, b"after")
+    assert await _next(events) == Delivery(channel, b"after")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import pytest
@@ -30,6 +30,20 @@ async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(postgres_url)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def new_appends(engine: AsyncEngine) -> AsyncIterator[Callable[[], MessageAppends]]:
+    """Makes the test's ``MessageAppends`` (one per process it plays), closed after it."""
+    made: list[MessageAppends] = []
+
+    def new() -> MessageAppends:
+        made.append(MessageAppends(engine))
+        return made[-1]
+
+    yield new
+    for appends in made:
+        await appends.close()
 
 
 @pytest.fixture
@@ -96,9 +110,9 @@ async def _stored(engine: AsyncEngine, room_id: uuid.UUID) -> list[tuple[int, st
 
 
 async def test_concurrent_sends_into_one_room_share_statements_and_keep_arrival_order(
-    engine: AsyncEngine, room: Room
+    engine: AsyncEngine, room: Room, new_appends: Callable[[], MessageAppends]
 ) -> None:
-    appends = MessageAppends(engine)
+    appends = new_appends()
     rows = [_row(room, room.members[n % 3], f"c{n}", body=f"m{n}") for n in range(300)]
     seqs = await asyncio.gather(*(appends.append(row) for row in rows))
     # Gathered in order, so they queued in order: seqs follow arrival, with no gap.
@@ -107,11 +121,11 @@ async def test_concurrent_sends_into_one_room_share_statements_and_keep_arrival_
 
 
 async def test_two_processes_sending_into_many_rooms_leave_no_gap_anywhere(
-    engine: AsyncEngine,
+    engine: AsyncEngine, new_appends: Callable[[], MessageAppends]
 ) -> None:
     """Batches of both processes lock the same rooms (in id order, so never in a cycle)."""
     rooms = await _rooms(engine, 7)
-    processes = [MessageAppends(engine), MessageAppends(engine)]
+    processes = [new_appends(), new_appends()]
     rows = [
         (processes[n % 2], _row(room, room.members[n % 3], f"c{n}", body=f"m{n}"))
         for n in range(400)
@@ -128,9 +142,9 @@ async def test_two_processes_sending_into_many_rooms_leave_no_gap_anywhere(
 
 
 async def test_each_message_of_a_batch_is_checked_on_its_own(
-    engine: AsyncEngine, room: Room
+    engine: AsyncEngine, room: Room, new_appends: Callable[[], MessageAppends]
 ) -> None:
-    appends = MessageAppends(engine)
+    appends = new_appends()
     member = room.members[0]
     assert await appends.append(_row(room, member, "used")) == 1
     rows = [
@@ -148,11 +162,11 @@ async def test_each_message_of_a_batch_is_checked_on_its_own(
 
 
 async def test_one_client_id_twice_in_a_batch_is_stored_once(
-    engine: AsyncEngine, room: Room
+    engine: AsyncEngine, room: Room, new_appends: Callable[[], MessageAppends]
 ) -> None:
     """The batch fails whole on the unique index and is retried one by one: the first is
     stored, the repeat stores nothing (its sender then answers with the first)."""
-    appends = MessageAppends(engine)
+    appends = new_appends()
     member = room.members[0]
     rows = [
         _row(room, member, "warm-up"),
@@ -166,9 +180,9 @@ async def test_one_client_id_twice_in_a_batch_is_stored_once(
 
 
 async def test_a_sender_who_stops_waiting_does_not_strand_the_others(
-    engine: AsyncEngine, room: Room
+    engine: AsyncEngine, room: Room, new_appends: Callable[[], MessageAppends]
 ) -> None:
-    appends = MessageAppends(engine)
+    appends = new_appends()
     first, queued = await _one_running_and_queued(appends, room, 5)
     queued[2].cancel()  # its socket closed while it waited
     assert await first == 1
@@ -179,11 +193,13 @@ async def test_a_sender_who_stops_waiting_does_not_strand_the_others(
     assert [seq for seq, _ in await _stored(engine, room.id)] == [1, 2, 3, 4, 5]
 
 
-async def test_a_message_that_fails_the_batch_fails_alone(engine: AsyncEngine, room: Room) -> None:
+async def test_a_message_that_fails_the_batch_fails_alone(
+    engine: AsyncEngine, room: Room, new_appends: Callable[[], MessageAppends]
+) -> None:
     """A value PostgreSQL refuses (here a NUL in the text, which the API refuses earlier)
     fails the batch's statement; the batch is stored again one by one, and only that
     sender gets the error."""
-    appends = MessageAppends(engine)
+    appends = new_appends()
     member = room.members[0]
     rows = [_row(room, member, f"c{n}", body="bad\x00" if n == 2 else f"m{n}") for n in range(5)]
     outcomes = await asyncio.gather(*(appends.append(row) for row in rows), return_exceptions=True)
@@ -193,9 +209,9 @@ async def test_a_message_that_fails_the_batch_fails_alone(engine: AsyncEngine, r
 
 
 async def test_a_cancelled_drain_strands_no_sender_and_the_next_send_runs(
-    engine: AsyncEngine, room: Room
+    engine: AsyncEngine, room: Room, new_appends: Callable[[], MessageAppends]
 ) -> None:
-    appends = MessageAppends(engine)
+    appends = new_appends()
     first, queued = await _one_running_and_queued(appends, room, 3)
     assert await first == 1
     for drain in list(appends._drains):  # what a shutdown does to it
@@ -206,10 +222,10 @@ async def test_a_cancelled_drain_strands_no_sender_and_the_next_send_runs(
 
 
 async def test_senders_with_one_message_in_flight_each_all_get_their_answers(
-    engine: AsyncEngine, room: Room
+    engine: AsyncEngine, room: Room, new_appends: Callable[[], MessageAppends]
 ) -> None:
     """Sockets send, wait for the ack, send again: sends keep arriving just as a batch ends."""
-    appends = MessageAppends(engine)
+    appends = new_appends()
 
     async def sender(n: int) -> list[int | None]:
         member = room.members[n % 3]

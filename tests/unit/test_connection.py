@@ -238,17 +238,29 @@ async def test_a_socket_with_nothing_queued_is_written_at_once_without_a_writer(
     tasks = len(asyncio.all_tasks())
     for seq in (1, 2):
         room.last = seq
-        connection.deliver(RoomEvent(ROOM, _message(seq)))
+        # True: a message written at once, which the caller (the hub) counts as delivered.
+        assert connection.deliver(RoomEvent(ROOM, _message(seq)))
+    assert not connection.deliver(RoomEvent(ROOM, Outbound(frame='{"type": "typing"}')))
+    assert not connection.deliver(RoomEvent(ROOM, _message(2)))  # a duplicate: dropped
     connection.send('{"type": "pong"}')
     assert socket.seqs() == [1, 2]  # written before any task could run
-    assert socket.types()[-1] == "pong"
-    assert socket.written_now == 4  # "subscribed" too
+    assert socket.types()[-2:] == ["typing", "pong"]
+    assert socket.written_now == 5  # "subscribed" too
     assert len(asyncio.all_tasks()) == tasks
 
 
 async def test_a_frame_the_socket_cannot_take_now_goes_through_send_and_keeps_its_place() -> None:
     socket, room = Socket(direct=True), StoredRoom(last=0)
-    connection = _connection(socket, room)
+    counted: list[float | None] = []  # by the writer, which counts what it writes
+    connection = Connection(
+        uuid.uuid4(),
+        socket.send,
+        USER,
+        room,
+        max_queue=100,
+        on_delivered=counted.append,
+        write_now=socket.write_now,
+    )
     connection.subscribe(ROOM, since_seq=None)
     await _settle()
     socket.open.clear()  # the transport is full: write_now refuses, send waits
@@ -264,8 +276,11 @@ async def test_a_frame_the_socket_cannot_take_now_goes_through_send_and_keeps_it
     await _settle()
     assert socket.types() == ["subscribed", "message", "message", "pong", "message"]
     assert socket.seqs() == [1, 2, 3]
+    assert len(counted) == 3
     written_now = socket.written_now
     room.last = 4
-    connection.deliver(RoomEvent(ROOM, _message(4)))  # the writer is parked again: at once
+    # The writer is parked again: at once, and counted by the caller.
+    assert connection.deliver(RoomEvent(ROOM, _message(4)))
+    assert len(counted) == 3
     assert socket.seqs() == [1, 2, 3, 4]
     assert socket.written_now == written_now + 1

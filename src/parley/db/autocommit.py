@@ -1,5 +1,5 @@
-"""A self-committing statement on a pooled connection, outside any session; and a statement
-that only reads, likewise.
+"""Statements outside any session: a connection kept in autocommit for one sequential user,
+and a statement that only reads, on a pooled connection.
 
 The asyncio facade of SQLAlchemy runs each step (check out a connection, set its options,
 execute, return it) in a greenlet of its own, and an ``AsyncSession`` adds its transaction
@@ -12,29 +12,58 @@ invalidated in the pool.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Executable, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
-__all__ = ["autocommit_rows", "autocommit_scalar", "read_rows"]
+__all__ = ["AutocommitConnection", "read_rows"]
+
+_T = TypeVar("_T")
 
 
-async def autocommit_scalar(
-    engine: AsyncEngine, statement: Executable, parameters: dict[str, Any]
-) -> Any:
-    """The first column of the first row of ``statement``, committed as it ran."""
-    return await greenlet_spawn(_scalar, engine.sync_engine, statement, parameters)
+class AutocommitConnection:
+    """A pooled connection kept in autocommit, for a user that runs one statement at a time
+    (``MessageAppends``): checking a connection out and in again around every statement,
+    and switching its isolation level both ways, cost more CPU than the round trip. A
+    statement that fails gives the connection back (the pool drops it if it was found
+    broken), and the next one checks out another."""
 
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine.sync_engine
+        self._connection: Connection | None = None
 
-async def autocommit_rows(
-    engine: AsyncEngine, statement: Executable, parameters: dict[str, Any]
-) -> Sequence[Row[Any]]:
-    """Every row of ``statement``, committed as it ran."""
-    return await greenlet_spawn(_rows, engine.sync_engine, statement, parameters, autocommit=True)
+    async def scalar(self, statement: Executable, parameters: dict[str, Any]) -> Any:
+        """The first column of the first row of ``statement``, committed as it ran."""
+        return await greenlet_spawn(self._run, lambda held: held.scalar(statement, parameters))
+
+    async def rows(self, statement: Executable, parameters: dict[str, Any]) -> Sequence[Row[Any]]:
+        """Every row of ``statement``, committed as it ran."""
+        return await greenlet_spawn(
+            self._run, lambda held: held.execute(statement, parameters).all()
+        )
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await greenlet_spawn(connection.close)
+
+    def _run(self, statement: Callable[[Connection], _T]) -> _T:
+        connection = self._connection
+        if connection is None:
+            connection = self._engine.connect()
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            self._connection = connection
+        try:
+            result = statement(connection)
+            connection.commit()  # SQLAlchemy's own bookkeeping: autocommit sends nothing
+        except BaseException:
+            self._connection = None
+            connection.close()
+            raise
+        return result
 
 
 async def read_rows(
@@ -49,21 +78,10 @@ async def read_rows(
     )
 
 
-def _scalar(engine: Engine, statement: Executable, parameters: dict[str, Any]) -> Any:
-    with _connection(engine, autocommit=True) as connection:
-        return connection.scalar(statement, parameters)
-
-
 def _rows(
     engine: Engine, statement: Executable, parameters: dict[str, Any], *, autocommit: bool
 ) -> Sequence[Row[Any]]:
-    with _connection(engine, autocommit=autocommit) as connection:
-        return connection.execute(statement, parameters).all()
-
-
-@contextmanager
-def _connection(engine: Engine, *, autocommit: bool) -> Iterator[Connection]:
     with engine.connect() as connection:
         if autocommit:
             connection.execution_options(isolation_level="AUTOCOMMIT")
-        yield connection
+        return connection.execute(statement, parameters).all()

@@ -32,13 +32,14 @@ class DeliveryMetrics:
         self._latency_sum = 0.0
         self._delivered = 0
 
-    def record(self, latency: float | None) -> None:
-        """One frame written; ``latency`` from its publication, if it was a live message."""
-        self._delivered += 1
+    def record(self, latency: float | None, frames: int = 1) -> None:
+        """``frames`` frames written, the same message to as many sockets; ``latency`` from
+        its publication, if it was a live message."""
+        self._delivered += frames
         if latency is not None:
             latency = max(latency, 0.0)  # instances' clocks differ a little
-            self._counts[bisect_left(self._bounds, latency)] += 1
-            self._latency_sum += latency
+            self._counts[bisect_left(self._bounds, latency)] += frames
+            self._latency_sum += latency * frames
 
     def collect(self) -> Iterator[Metric]:
         yield CounterMetricFamily(
@@ -80,7 +81,8 @@ class Metrics:
         )
         deliveries = DeliveryMetrics(_FAST)
         registry.register(deliveries)
-        # Called for every frame written to a socket: the recorder itself, no call in between.
+        # Called for every message written to sockets (a room's written at once in one call):
+        # the recorder itself, no call in between.
         self.delivered = deliveries.record
         self.broker_reconnects = Gauge(
             "parley_broker_reconnects", "Times the broker reconnected.", registry=registry

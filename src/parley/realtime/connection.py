@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -63,12 +62,17 @@ class _Step(Enum):
     FILL_FIRST = auto()  # messages are missing before it: read them from the database first
 
 
+# The members under plain names: every delivery asks for one, and reading a member off its
+# class costs more than the rest of the question.
+_SKIP, _WRITE, _FILL_FIRST = _Step.SKIP, _Step.WRITE, _Step.FILL_FIRST
+
+
 def _step(last_seq: int | None, seq: int | None) -> _Step:
     if seq is None:  # an event outside the room's order: edits, typing, presence
-        return _Step.SKIP if last_seq is None else _Step.WRITE
+        return _SKIP if last_seq is None else _WRITE
     if last_seq is None or seq <= last_seq:
-        return _Step.SKIP
-    return _Step.WRITE if seq == last_seq + 1 else _Step.FILL_FIRST
+        return _SKIP
+    return _WRITE if seq == last_seq + 1 else _FILL_FIRST
 
 
 class _Subscription:
@@ -184,9 +188,29 @@ class Connection:
 
     # --- fed by the hub and the receive loop -------------------------------------
 
-    def deliver(self, item: RoomEvent) -> None:
-        if not self._handled_at_once(item):
-            self._put(item)
+    def deliver(self, item: RoomEvent) -> bool:
+        """Hand the socket a room event. True when it was a message, written here and now:
+        the caller counts those as delivered (the hub counts a room's at once), and the
+        writer counts the messages it writes later."""
+        write_now = self._write_now
+        if write_now is not None and self._writer_idle():
+            # Written (or dropped) here and now, as the server can write frames at once.
+            subscription = self._subscriptions.get(item.room_id)
+            if subscription is None:
+                return False  # not subscribed (any more)
+            seq = item.event.seq
+            step = _step(subscription.last_seq, seq)
+            if step is _SKIP:
+                return False
+            if step is _WRITE and write_now(item.wire):
+                if seq is None:
+                    return False  # not a message: typing, presence, an edit
+                subscription.last_seq = seq
+                return True
+        # For the writer: it is busy, a gap is to be filled first, or the socket cannot
+        # take the frame now.
+        self._put(item)
+        return False
 
     def send(self, frame: str) -> None:
         """A frame of this socket's own: a reply, or an event for its user."""
@@ -199,23 +223,6 @@ class Connection:
         now keeps its place in line."""
         outbox = self._outbox
         return not self.closed and (outbox is None or (not outbox and self._parked is not None))
-
-    def _handled_at_once(self, item: RoomEvent) -> bool:
-        """Write or drop the event here, if the server can write frames at once and the
-        writer is idle. False: queue it for the writer."""
-        write_now = self._write_now
-        if write_now is None or not self._writer_idle():
-            return False
-        subscription = self._subscriptions.get(item.room_id)
-        if subscription is None:
-            return True  # not subscribed (any more)
-        step = _step(subscription.last_seq, item.event.seq)
-        if step is _Step.SKIP:
-            return True
-        if step is _Step.WRITE and write_now(item.wire):
-            self._wrote(subscription, item.event)
-            return True
-        return False  # a gap to fill first, or a socket that cannot take it now
 
     def subscribe(self, room_id: uuid.UUID, since_seq: int | None) -> None:
         """Start a room: replay after ``since_seq`` (or start at the newest), then live."""
@@ -328,21 +335,17 @@ class Connection:
             return  # unsubscribed since the event was queued
         event = item.event
         step = _step(subscription.last_seq, event.seq)
-        if step is _Step.SKIP:
+        if step is _SKIP:
             return
-        if step is _Step.FILL_FIRST:
+        if step is _FILL_FIRST:
             assert event.seq is not None  # noqa: S101  (only seq'd events leave a gap)
             await self._write_from_history(item.room_id, subscription, upto=event.seq - 1)
             if not subscription.active:
                 return
         await self._write(event.frame, item.wire)
-        self._wrote(subscription, event)
-
-    def _wrote(self, subscription: _Subscription, event: Outbound) -> None:
         if event.seq is not None:
             subscription.last_seq = event.seq
-            at = event.published_at
-            self._on_delivered(None if at is None else time.time() - at)
+            self._on_delivered(event.latency())
 
     async def _catch_up(
         self, room_id: uuid.UUID, subscription: _Subscription, since_seq: int | None

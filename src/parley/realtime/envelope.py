@@ -11,6 +11,7 @@ untouched: no instance parses or re-encodes it per socket.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -24,6 +25,10 @@ class Outbound:
     exclude_user: uuid.UUID | None = None
     departing_user: uuid.UUID | None = None
     published_at: float | None = None  # epoch seconds, for the delivery-latency metric
+
+    def latency(self) -> float | None:
+        """Seconds since it was published, if it says when."""
+        return None if self.published_at is None else time.time() - self.published_at
 
 
 def encode_envelope(event: Outbound) -> bytes:

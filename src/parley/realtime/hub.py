@@ -15,7 +15,7 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from parley.realtime.broker import Broker, Delivery
@@ -50,8 +50,12 @@ class Hub:
         namespace: str,
         gap_timeout: float = 0.25,
         reconcile_interval: float = 5.0,
+        on_delivered: Callable[[float | None, int], None] = lambda _latency, _frames: None,
     ) -> None:
         self._broker = broker
+        # Counts the messages sockets wrote at once, as the hub hands them out: one call for
+        # a room's sockets, not one each (``Connection.deliver``).
+        self._on_delivered = on_delivered
         self._history = history
         self._room_prefix = f"{namespace}:room:"
         self._user_prefix = f"{namespace}:user:"
@@ -194,10 +198,13 @@ class Hub:
             # One item per event, shared by every socket: no per-socket work but the hand-over.
             item = RoomEvent(room.id, event)
             if event.exclude_user is None and event.departing_user is None:
+                written = 0
                 for connection in room.sockets:
-                    connection.deliver(item)
+                    written += connection.deliver(item)
             else:
-                self._dispatch_selectively(room, item)
+                written = self._dispatch_selectively(room, item)
+            if written:
+                self._on_delivered(event.latency(), written)
         if room.feed.missing() is None:
             if room.gap_timer is not None:
                 room.gap_timer.cancel()
@@ -207,17 +214,19 @@ class Hub:
                 self._gap_timeout, self._gap_timed_out, room.id
             )
 
-    def _dispatch_selectively(self, room: _Room, item: RoomEvent) -> None:
+    def _dispatch_selectively(self, room: _Room, item: RoomEvent) -> int:
         """An event that one user does not get (typing), or after which one user's
-        subscription ends (their "left" message)."""
+        subscription ends (their "left" message). Returns how many sockets wrote it at once."""
         event = item.event
+        written = 0
         for connection in list(room.sockets):
             if event.exclude_user != connection.user_id:
-                connection.deliver(item)
+                written += connection.deliver(item)
             if event.departing_user == connection.user_id:
                 # They left: this message is the last they get from the room.
                 connection.send(UnsubscribedFrame(room_id=room.id, reason="left").model_dump_json())
                 self._spawn(self.leave_room(connection, room.id))
+        return written
 
     def _gap_timed_out(self, room_id: uuid.UUID) -> None:
         room = self._rooms.get(room_id)

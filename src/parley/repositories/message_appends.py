@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parley.db.autocommit import autocommit_rows, autocommit_scalar
+from parley.db.autocommit import AutocommitConnection
 
 __all__ = ["MessageAppends", "NewRow"]
 
@@ -135,7 +135,8 @@ class MessageAppends:
     being stored at the same moment."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        # One statement at a time, so one connection, kept between statements.
+        self._connection = AutocommitConnection(engine)
         # None while no statement runs on this process; else the sends waiting for the next.
         self._waiting: list[_Waiting] | None = None
         self._drains: set[asyncio.Task[None]] = set()
@@ -151,6 +152,10 @@ class MessageAppends:
             return await self._append_one(row)
         finally:
             self._drain_or_release()
+
+    async def close(self) -> None:
+        """Give the kept connection back to the pool, once no send is left (at shutdown)."""
+        await self._connection.close()
 
     def _drain_or_release(self) -> None:
         if self._waiting:
@@ -220,7 +225,7 @@ class MessageAppends:
                 _answer_all([(row, future)], error)
 
     async def _append_one(self, row: NewRow) -> int | None:
-        seq = await autocommit_scalar(self._engine, _APPEND_ONE, row.parameters())
+        seq = await self._connection.scalar(_APPEND_ONE, row.parameters())
         return None if seq is None else int(seq)
 
     async def _append_many(self, rows: list[NewRow]) -> dict[uuid.UUID, int]:
@@ -233,7 +238,7 @@ class MessageAppends:
             "client_ids": [row.client_id for row in rows],
             "created_ats": [row.created_at for row in rows],
         }
-        stored = await autocommit_rows(self._engine, _APPEND_MANY, parameters)
+        stored = await self._connection.rows(_APPEND_MANY, parameters)
         return {row.id: row.seq for row in stored}
 
 
