@@ -107,19 +107,29 @@ async def test_ping_answers(make_broker: BrokerFactory) -> None:
     await make_broker().ping()
 
 
-async def test_redis_pubsub_killed_reconnects_and_says_so(
+async def _redis_broker_past_one_event(
     make_broker: BrokerFactory, request: pytest.FixtureRequest
-) -> None:
-    """Redis only: ``CLIENT KILL TYPE pubsub`` cuts the listening connection alone."""
+) -> tuple[RedisBroker, str, AsyncIterator[BrokerEvent]] | None:
+    """A Redis broker listening to a channel that has carried one event; None for the memory
+    broker, which has no connection to lose: those contracts hold for it vacuously."""
     if not isinstance(broker := make_broker(), RedisBroker):
-        # The memory broker has no connection to lose; the contract holds vacuously.
         assert request.node.callspec.params["make_broker"] == "memory"
-        return
+        return None
     channel = _channel()
     events = await _ready(broker)
     await broker.subscribe(channel)
     await broker.publish(channel, b"before")
     assert await _next(events) == Delivery(channel, b"before")
+    return broker, channel, events
+
+
+async def test_redis_pubsub_killed_reconnects_and_says_so(
+    make_broker: BrokerFactory, request: pytest.FixtureRequest
+) -> None:
+    """Redis only: ``CLIENT KILL TYPE pubsub`` cuts the listening connection alone."""
+    if (started := await _redis_broker_past_one_event(make_broker, request)) is None:
+        return
+    broker, channel, events = started
     killed = await broker._client.client_kill_filter(_type="pubsub", skipme=False)
     assert killed >= 1
     assert await _next(events) == Reconnected()
@@ -132,15 +142,10 @@ async def test_redis_publishing_connection_killed_the_next_event_still_goes_out(
     make_broker: BrokerFactory, request: pytest.FixtureRequest
 ) -> None:
     """Redis only: the outbox's own connection cut by ``CLIENT KILL``, between two events."""
-    if not isinstance(broker := make_broker(), RedisBroker):
-        assert request.node.callspec.params["make_broker"] == "memory"
+    if (started := await _redis_broker_past_one_event(make_broker, request)) is None:
         return
-    channel = _channel()
-    events = await _ready(broker)
-    await broker.subscribe(channel)
-    await broker.publish(channel, b"before")
-    assert await _next(events) == Delivery(channel, b"before")
-    publisher = broker._publisher  # idle now: the event above is written and answered
+    broker, channel, events = started
+    publisher = broker._publisher  # idle now: the event before is written and answered
     await publisher.send_command("CLIENT", "ID")
     publisher_id = await publisher.read_response()
     assert await broker._client.client_kill_filter(_id=str(publisher_id)) == 1
