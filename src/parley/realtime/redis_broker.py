@@ -102,7 +102,6 @@ class RedisBroker:
         except (RedisConnectionError, RedisTimeoutError):
             # A connection that died with a Redis restart fails once; a fresh one usually
             # works.
-            await self._publisher.disconnect()
             await self._pipelined(batch)
 
     async def _pipelined(self, batch: list[tuple[str, bytes]]) -> None:
@@ -110,9 +109,14 @@ class RedisBroker:
         # checkout and its checks, which cost a publish more CPU than writing it.
         connection = self._publisher
         commands = [("PUBLISH", channel, data) for channel, data in batch]
-        await connection.send_packed_command(connection.pack_commands(commands))
-        for _ in batch:
-            await connection.read_response()
+        try:
+            await connection.send_packed_command(connection.pack_commands(commands))
+            for _ in batch:
+                await connection.read_response()
+        except Exception:
+            # Replies may be left unread: the next batch starts on a fresh connection.
+            await connection.disconnect()
+            raise
 
     async def subscribe(self, channel: str) -> None:
         self._wanted.add(channel)
