@@ -3,12 +3,13 @@ committed, and leaves nothing open behind it (SQLite's write lock least of all).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from sqlalchemy import func, select, text
 
 from parley.db.autocommit import read_rows
-from parley.db.engine import create_engine, create_session_factory
+from parley.db.engine import create_engine, create_read_session_factory, create_session_factory
 from parley.db.models import User
 from parley.db.unit_of_work import UnitOfWork
 
@@ -31,5 +32,25 @@ async def test_read_rows_sees_commits_and_holds_nothing_after(database_url: str)
         assert await read_rows(engine, count, {}) == [(1,)]
         names = await read_rows(engine, text("SELECT username FROM users"), {})
         assert len(names) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_reads_go_on_beside_a_writer_and_see_the_last_commit(database_url: str) -> None:
+    """A writer's transaction is open (on SQLite, holding the write lock); reads outside any
+    session and in read sessions neither wait for it nor see what it has not committed."""
+    engine = create_engine(database_url)
+    sessions, reads = create_session_factory(engine), create_read_session_factory(engine)
+    count = select(func.count()).select_from(User)
+    try:
+        async with UnitOfWork(sessions) as uow:
+            uow.session.add(_user())
+            await uow.session.flush()
+            # SQLite's busy_timeout is 30 s: a read queued behind the writer would not make it.
+            async with asyncio.timeout(5):
+                assert await read_rows(engine, count, {}) == [(0,)]
+                async with reads() as session:
+                    assert await session.scalar(count) == 0
+        assert await read_rows(engine, count, {}) == [(1,)]
     finally:
         await engine.dispose()

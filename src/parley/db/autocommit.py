@@ -19,6 +19,8 @@ from sqlalchemy import Connection, Engine, Executable, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
+from parley.db.engine import read_only_options
+
 __all__ = ["AutocommitConnection", "read_rows"]
 
 _T = TypeVar("_T")
@@ -69,19 +71,16 @@ class AutocommitConnection:
 async def read_rows(
     engine: AsyncEngine, statement: Executable, parameters: dict[str, Any]
 ) -> Sequence[Row[Any]]:
-    """Every row of ``statement``, which only reads: in autocommit on PostgreSQL (as
-    ``create_read_session_factory`` explains), in a transaction rolled back at once on SQLite,
-    whose autocommit mode would undo the engine's own handling of transactions."""
-    autocommit = engine.dialect.name == "postgresql"
-    return await greenlet_spawn(
-        _rows, engine.sync_engine, statement, parameters, autocommit=autocommit
-    )
+    """Every row of ``statement``, which only reads: in autocommit on PostgreSQL, in a deferred
+    transaction rolled back at once on SQLite, whose autocommit mode would undo the engine's
+    own handling of transactions (``read_only_options``)."""
+    options = read_only_options(engine)
+    return await greenlet_spawn(_rows, engine.sync_engine, statement, parameters, options)
 
 
 def _rows(
-    engine: Engine, statement: Executable, parameters: dict[str, Any], *, autocommit: bool
+    engine: Engine, statement: Executable, parameters: dict[str, Any], options: dict[str, Any]
 ) -> Sequence[Row[Any]]:
     with engine.connect() as connection:
-        if autocommit:
-            connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.execution_options(**options)
         return connection.execute(statement, parameters).all()

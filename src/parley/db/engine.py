@@ -15,13 +15,18 @@ from sqlalchemy.ext.asyncio import (
 )
 
 __all__ = [
+    "READS_ONLY",
     "SessionFactory",
     "create_engine",
     "create_read_session_factory",
     "create_session_factory",
+    "read_only_options",
 ]
 
 SessionFactory: TypeAlias = async_sessionmaker[AsyncSession]
+
+# An execution option of Parley's: set on work that only reads (``read_only_options``).
+READS_ONLY = "parley_reads_only"
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -54,11 +59,17 @@ def create_read_session_factory(engine: AsyncEngine) -> SessionFactory:
     """Sessions for work that only reads. On PostgreSQL their statements run in autocommit:
     no ``BEGIN`` before the first and no ``COMMIT`` or ``ROLLBACK`` after the last, two round
     trips saved. Under READ COMMITTED, PostgreSQL's default, each statement sees its own
-    snapshot either way, so a reader sees nothing different. SQLite keeps its transactions.
+    snapshot either way, so a reader sees nothing different. SQLite keeps its transactions,
+    deferred ones (``READS_ONLY``).
     """
-    if engine.dialect.name != "postgresql":
-        return create_session_factory(engine)
-    return create_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return create_session_factory(engine.execution_options(**read_only_options(engine)))
+
+
+def read_only_options(engine: AsyncEngine) -> dict[str, Any]:
+    """The execution options of work that only reads, on this engine's database."""
+    if engine.dialect.name == "postgresql":
+        return {"isolation_level": "AUTOCOMMIT"}
+    return {READS_ONLY: True}
 
 
 def _create_sqlite_engine(database_url: str) -> AsyncEngine:
@@ -77,6 +88,10 @@ def _create_sqlite_engine(database_url: str) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READS_ONLY):
+            # Deferred: under WAL it reads the last commit beside a writer, never waiting.
+            connection.exec_driver_sql("BEGIN")
+            return
         # Take the write lock up front: a deferred transaction that reads, then writes,
         # fails at once with SQLITE_BUSY when another writer got in between, whereas
         # BEGIN IMMEDIATE waits for the lock (busy_timeout) like PostgreSQL's row lock.
