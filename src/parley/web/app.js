@@ -755,6 +755,8 @@ function wire() {
     if (!body) return;
     input.value = "";
     sendMessage(body);
+    // The message ends this bout of typing: the first keystroke of the next one says so at once.
+    socket.lastTyping = 0;
   });
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) {
