@@ -137,15 +137,15 @@ async def test_presence_spans_instances_and_a_killed_instance_goes_offline(
     alice_socket = await WsClient.authenticated(cluster.url(1), alice.access_token)
     await alice_socket.subscribe(room_id)
     await WsClient.authenticated(cluster.url(0), bob.access_token)
-    online = await alice_socket.recv_type("presence")
-    assert (online["user"]["username"], online["status"]) == (bob.username, "online")
+    online = await alice_socket.presence_of(bob.username)
+    assert online["status"] == "online"
     async with httpx.AsyncClient(base_url=cluster.url(1), timeout=30) as other_api:
         present = await other_api.get(f"/api/rooms/{room_id}/presence", headers=alice.headers)
         assert {u["username"] for u in present.json()} == {alice.username, bob.username}
         started = time.monotonic()
         await cluster.kill(0)
-        offline = await alice_socket.recv_type("presence", within=40)
-        assert (offline["user"]["username"], offline["status"]) == (bob.username, "offline")
+        offline = await alice_socket.presence_of(bob.username, within=40)
+        assert offline["status"] == "offline"
         assert time.monotonic() - started < 30
         present = await other_api.get(f"/api/rooms/{room_id}/presence", headers=alice.headers)
         assert [u["username"] for u in present.json()] == [alice.username]

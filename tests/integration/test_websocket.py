@@ -365,13 +365,13 @@ async def test_presence_events_and_the_presence_endpoint(
     await client.post(f"/api/rooms/{room_id}/join", headers=bob.headers)
     await alice_socket.subscribe(room_id)
     bob_socket = await WsClient.authenticated(server_url, bob.access_token)
-    online = await alice_socket.recv_type("presence")
-    assert (online["user"]["username"], online["status"]) == (bob.username, "online")
+    online = await alice_socket.presence_of(bob.username)
+    assert online["status"] == "online"
     present = await client.get(f"/api/rooms/{room_id}/presence", headers=alice.headers)
     assert {u["username"] for u in present.json()} == {alice.username, bob.username}
     await bob_socket.close()
-    offline = await alice_socket.recv_type("presence")
-    assert (offline["user"]["username"], offline["status"]) == (bob.username, "offline")
+    offline = await alice_socket.presence_of(bob.username)
+    assert offline["status"] == "offline"
     present = await client.get(f"/api/rooms/{room_id}/presence", headers=alice.headers)
     assert [u["username"] for u in present.json()] == [alice.username]
     await alice_socket.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -66,12 +66,23 @@ class WsClient:
 
     async def recv_type(self, *types: str, within: float = 10) -> Json:
         """The next frame of one of ``types``; frames of other types stay for later reads."""
+        return await self.recv_matching(lambda frame: frame["type"] in types, within)
+
+    async def presence_of(self, username: str, within: float = 10) -> Json:
+        """The next presence event about ``username``: a user may also see their own."""
+        return await self.recv_matching(
+            lambda frame: frame["type"] == "presence" and frame["user"]["username"] == username,
+            within,
+        )
+
+    async def recv_matching(self, wanted: Callable[[Json], bool], within: float = 10) -> Json:
+        """The next frame ``wanted`` accepts; the others stay for later reads."""
         skipped: list[Json] = []
         try:
             async with asyncio.timeout(within):
                 while True:
                     frame = await self.recv(within)
-                    if frame["type"] in types:
+                    if wanted(frame):
                         return frame
                     skipped.append(frame)
         finally:
