@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     worker_runtime(
                         settings,
                         queue=state.queue,
+                        engine=state.engine,
                         session_factory=state.session_factory,
                         storage=state.storage,
                         events=state.events,

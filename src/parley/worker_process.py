@@ -58,6 +58,7 @@ async def run_worker(settings: Settings, concurrency: int | None, metrics_port: 
         async with worker_runtime(
             settings,
             queue=build_queue(settings, client),
+            engine=engine,
             session_factory=session_factory,
             storage=build_storage(settings),
             events=events,

@@ -27,8 +27,10 @@ from parley.realtime.hub import Hub
 from parley.realtime.memory_broker import MemoryBroker
 from parley.realtime.publisher import EventPublisher
 from parley.repositories.message_pages import MessagePages
+from parley.repositories.upload_jobs import UploadJobs
 from parley.services.upload_processing import (
     ProcessingLimits,
+    UploadBusyError,
     UploadProcessor,
     UploadSweeper,
     thumbnail_key,
@@ -452,7 +454,8 @@ async def _processor(session_factory: SessionFactory, storage: Storage) -> Uploa
     history = History(session_factory, MessagePages(session_factory.kw["bind"]))
     hub = Hub(MemoryBroker(), history, namespace=f"t{uuid.uuid4().hex[:8]}")
     # No process pool: the same functions run in a thread here.
-    return UploadProcessor(session_factory, storage, EventPublisher(hub, Metrics()), None, LIMITS)
+    jobs = UploadJobs(session_factory.kw["bind"])
+    return UploadProcessor(jobs, storage, EventPublisher(hub, Metrics()), None, LIMITS)
 
 
 async def _messages(session_factory: SessionFactory, room: Room) -> list[Message]:
@@ -514,3 +517,49 @@ async def test_a_worker_taken_over_before_it_finished_leaves_no_trace(
     assert upload.message_id is None
     assert await _messages(session_factory, room) == []
     assert room_seq == 0
+
+
+async def test_a_job_that_fails_lets_go_of_its_upload_for_the_retry(
+    session_factory: SessionFactory,
+) -> None:
+    storage = MemoryStorage()
+    room = await _room(session_factory)
+    key = f"uploads/{uuid.uuid4().hex}"
+    upload_id = await _upload_row(session_factory, room, storage_key=key)
+    processor = await _processor(session_factory, storage)
+    with pytest.raises(FileNotFoundError):  # the file is not there (yet): the job fails
+        await processor(ProcessUpload(upload_id))
+    async with session_factory() as session:
+        upload = await session.get(Upload, upload_id)
+    assert upload is not None
+    assert (upload.status, upload.attempts) == (UploadStatus.PROCESSING, 1)
+    assert upload.lease_until is not None
+    assert upload.lease_until <= datetime.now(UTC)  # let go: the retry need not wait
+
+    await storage.write(key, _once(png()))
+    await processor(ProcessUpload(upload_id))  # the retry
+    async with session_factory() as session:
+        upload = await session.get(Upload, upload_id)
+    assert upload is not None
+    assert (upload.status, upload.attempts) == (UploadStatus.DONE, 2)
+    [message] = await _messages(session_factory, room)
+    assert (message.id, message.seq, message.sender_id) == (upload.message_id, 1, room.owner_id)
+
+
+async def test_a_held_upload_is_left_to_its_holder_and_a_spent_one_fails(
+    session_factory: SessionFactory,
+) -> None:
+    room = await _room(session_factory)
+    processor = await _processor(session_factory, MemoryStorage())
+    held = await _upload_row(session_factory, room, lease_ends_in=20, attempts=1)
+    with pytest.raises(UploadBusyError):  # a duplicate job: retried once the lease ends
+        await processor(ProcessUpload(held))
+
+    spent = await _upload_row(session_factory, room, attempts=LIMITS.max_attempts)
+    await processor(ProcessUpload(spent))
+    async with session_factory() as session:
+        upload = await session.get(Upload, spent)
+    assert upload is not None
+    assert upload.status is UploadStatus.FAILED
+    assert upload.error == f"gave up after {LIMITS.max_attempts} attempts"
+    assert await _messages(session_factory, room) == []

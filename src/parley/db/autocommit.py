@@ -1,5 +1,5 @@
 """Statements outside any session: a connection kept in autocommit for one sequential user,
-and a statement that only reads, on a pooled connection.
+and single statements, reading or writing, on a pooled connection.
 
 The asyncio facade of SQLAlchemy runs each step (check out a connection, set its options,
 execute, return it) in a greenlet of its own, and an ``AsyncSession`` adds its transaction
@@ -21,7 +21,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from parley.db.engine import read_only_options
 
-__all__ = ["AutocommitConnection", "read_rows"]
+__all__ = ["AutocommitConnection", "read_rows", "write_rows"]
 
 _T = TypeVar("_T")
 
@@ -78,9 +78,30 @@ async def read_rows(
     return await greenlet_spawn(_rows, engine.sync_engine, statement, parameters, options)
 
 
+async def write_rows(
+    engine: AsyncEngine, statement: Executable, parameters: dict[str, Any]
+) -> Sequence[Row[Any]]:
+    """Every row of ``statement`` (none unless it returns some), a change committed as it ran:
+    in autocommit on PostgreSQL, with no ``BEGIN`` or ``COMMIT`` round trip, in a transaction
+    of its own on SQLite."""
+    options = {"isolation_level": "AUTOCOMMIT"} if engine.dialect.name == "postgresql" else {}
+    return await greenlet_spawn(
+        _rows, engine.sync_engine, statement, parameters, options, commit=True
+    )
+
+
 def _rows(
-    engine: Engine, statement: Executable, parameters: dict[str, Any], options: dict[str, Any]
+    engine: Engine,
+    statement: Executable,
+    parameters: dict[str, Any],
+    options: dict[str, Any],
+    *,
+    commit: bool = False,
 ) -> Sequence[Row[Any]]:
     with engine.connect() as connection:
         connection.execution_options(**options)
-        return connection.execute(statement, parameters).all()
+        result = connection.execute(statement, parameters)
+        rows = result.all() if result.returns_rows else []
+        if commit:
+            connection.commit()
+        return rows

@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import BindParameter, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from parley.db.base import utcnow
 from parley.db.models import Membership, Message, MessageKind, Room, User
@@ -16,7 +18,19 @@ from parley.repositories.base import Repository
 from parley.repositories.message_appends import MessageAppends, NewRow
 from parley.repositories.message_pages import MessageRecord
 
-__all__ = ["MessageRepository", "NewMessage"]
+__all__ = ["MessageRepository", "NewMessage", "new_record", "next_seq"]
+
+
+def next_seq(room_id: uuid.UUID | BindParameter[uuid.UUID]) -> ReturningUpdate[int]:
+    """The statement that takes the room's next seq. The increment locks the room's row until
+    commit, which serialises concurrent senders: seqs are assigned in commit order, no gaps.
+    Given the id itself (not a parameter), a session brings a ``Room`` it holds up to date."""
+    return (
+        update(Room)
+        .where(Room.id == room_id)
+        .values(last_seq=Room.last_seq + 1)
+        .returning(Room.last_seq)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,24 +120,7 @@ class MessageRepository(Repository[Message]):
             # taken) for the one that lost; it answers with the winner's message.
             seq = None
         if seq is not None:
-            record: MessageRecord = {
-                "id": row.id,
-                "room_id": room_id,
-                "seq": seq,
-                "kind": new.kind,
-                "sender": {
-                    "id": sender.id,
-                    "username": sender.username,
-                    "display_name": sender.display_name,
-                },
-                "body": row.body,
-                "attachment": None,
-                "client_id": row.client_id,
-                "created_at": row.created_at,
-                "edited_at": None,
-                "deleted_at": None,
-            }
-            return record, True
+            return new_record(new, row.id, room_id, seq, row.created_at), True
         # Nothing stored: not a member, or a client_id already used. Rare; look which.
         if new.client_id is None or not await self._is_member(room_id, sender.id):
             return None
@@ -168,13 +165,7 @@ class MessageRepository(Repository[Message]):
         return sqlite.insert(Message)
 
     async def _next_seq(self, room_id: uuid.UUID) -> int:
-        statement = (
-            update(Room)
-            .where(Room.id == room_id)
-            .values(last_seq=Room.last_seq + 1)
-            .returning(Room.last_seq)
-        )
-        seq = await self.session.scalar(statement)
+        seq = await self.session.scalar(next_seq(room_id))
         if seq is None:
             msg = f"room {room_id} does not exist"
             raise LookupError(msg)
@@ -184,3 +175,25 @@ class MessageRepository(Repository[Message]):
         await self.session.execute(
             update(Room).where(Room.id == room_id).values(last_seq=Room.last_seq - 1)
         )
+
+
+def new_record(
+    new: NewMessage, message_id: uuid.UUID, room_id: uuid.UUID, seq: int, created_at: datetime
+) -> MessageRecord:
+    """A message just stored from ``new``, in the shape of ``MessageOut``."""
+    sender = new.sender
+    return {
+        "id": message_id,
+        "room_id": room_id,
+        "seq": seq,
+        "kind": new.kind,
+        "sender": None
+        if sender is None
+        else {"id": sender.id, "username": sender.username, "display_name": sender.display_name},
+        "body": new.body,
+        "attachment": new.attachment,
+        "client_id": new.client_id,
+        "created_at": created_at,
+        "edited_at": None,
+        "deleted_at": None,
+    }

@@ -3,7 +3,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import case, func, or_, select, update
 
@@ -24,70 +23,6 @@ class UploadRepository(Repository[Upload]):
             .where(Upload.id == upload_id, Membership.user_id == user_id)
         )
         return await self.session.scalar(statement)
-
-    async def claim(self, upload_id: uuid.UUID, now: datetime, lease: timedelta) -> Upload | None:
-        """Take the upload for processing until ``now + lease``; None when it is finished
-        or another worker holds it (a duplicate job, which then has nothing to do)."""
-        statement = (
-            update(Upload)
-            .where(
-                Upload.id == upload_id,
-                Upload.status == UploadStatus.PROCESSING,
-                or_(Upload.lease_until.is_(None), Upload.lease_until < now),
-            )
-            .values(attempts=Upload.attempts + 1, lease_until=now + lease)
-            .returning(Upload)
-        )
-        return (await self.session.scalars(statement)).one_or_none()
-
-    async def finish(
-        self,
-        upload_id: uuid.UUID,
-        attempt: int,
-        outcome: UploadStatus,
-        *,
-        result: dict[str, Any] | None = None,
-        error: str | None = None,
-        message_id: uuid.UUID | None = None,
-    ) -> Upload | None:
-        """Record the outcome, if our claim (``attempt``) still holds the upload; None when
-        it does not: a worker whose lease lapsed and was taken over must not finish it a
-        second time. Checking the claim and writing the outcome are one statement."""
-        statement = (
-            update(Upload)
-            .where(
-                Upload.id == upload_id,
-                Upload.status == UploadStatus.PROCESSING,
-                Upload.attempts == attempt,
-            )
-            .values(
-                status=outcome, result=result, error=error, message_id=message_id, lease_until=None
-            )
-            .returning(Upload)
-        )
-        return (await self.session.scalars(statement)).one_or_none()
-
-    async def release(self, upload_id: uuid.UUID, attempt: int, now: datetime) -> None:
-        """Let go of our claim (``attempt``) at once, for the job's retry to take it up. The
-        lease ends ``now`` rather than vanishing: the job went back to the queue then."""
-        await self.session.execute(
-            update(Upload)
-            .where(
-                Upload.id == upload_id,
-                Upload.status == UploadStatus.PROCESSING,
-                Upload.attempts == attempt,
-            )
-            .values(lease_until=now)
-            .execution_options(synchronize_session=False)
-        )
-
-    async def renew(self, upload_id: uuid.UUID, lease_until: datetime) -> None:
-        await self.session.execute(
-            update(Upload)
-            .where(Upload.id == upload_id, Upload.status == UploadStatus.PROCESSING)
-            .values(lease_until=lease_until)
-            .execution_options(synchronize_session=False)
-        )
 
     async def take_lost(self, now: datetime, waited: timedelta, limit: int) -> Sequence[uuid.UUID]:
         """Uploads whose job is lost (Redis restarted empty, a process died between its

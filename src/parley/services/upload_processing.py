@@ -9,26 +9,31 @@ from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
 from parley.db.engine import SessionFactory
-from parley.db.models import Upload, UploadStatus, User
+from parley.db.models import Upload, UploadStatus
 from parley.db.unit_of_work import UnitOfWork
 from parley.processing.detect import FileKind
 from parley.processing.in_place import preview_in_place
 from parley.processing.previews import PreviewSummary, RejectedFileError, make_preview
 from parley.realtime.publisher import EventPublisher
+from parley.repositories.upload_jobs import Claim, UploadJobs
 from parley.repositories.uploads import UploadRepository
-from parley.repositories.users import UserRepository
+from parley.schemas.messages import MessageOut
 from parley.schemas.uploads import UploadOut
 from parley.services.message_factory import MessageFactory
-from parley.services.messages import MessageService, Posted
 from parley.storage import Storage
 from parley.tasks.commands import ProcessUpload
 from parley.tasks.queue import TaskQueue
 
-__all__ = ["ProcessingLimits", "UploadProcessor", "UploadSweeper", "thumbnail_key"]
+__all__ = [
+    "ProcessingLimits",
+    "UploadBusyError",
+    "UploadProcessor",
+    "UploadSweeper",
+    "thumbnail_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,48 +56,46 @@ class UploadProcessor:
 
     def __init__(
         self,
-        session_factory: SessionFactory,
+        jobs: UploadJobs,
         storage: Storage,
         events: EventPublisher,
         executor: Executor | None,
         limits: ProcessingLimits,
     ) -> None:
-        self._session_factory = session_factory
+        self._jobs = jobs
         self._storage = storage
         self._events = events
         self._executor = executor
         self._limits = limits
 
     async def __call__(self, command: ProcessUpload) -> None:
-        upload = await self._claim(command.upload_id)
-        if upload is None:
+        claim = await self._claim(command.upload_id)
+        if claim is None:
             return
+        upload = claim.upload
         if upload.attempts > self._limits.max_attempts:
-            await self._finish(upload, error=f"gave up after {upload.attempts - 1} attempts")
+            await self._fail(upload, f"gave up after {upload.attempts - 1} attempts")
             return
         renewing = asyncio.create_task(self._keep_claim(upload.id))
         try:
             preview = await self._preview(upload)
         except RejectedFileError as error:
-            await self._finish(upload, error=str(error))
+            await self._fail(upload, str(error))
             return
         except BaseException:
-            await self._release(upload)  # let the retry claim it at once
+            await self._jobs.release(upload, datetime.now(UTC))  # for the retry, at once
             raise
         finally:
             renewing.cancel()
-        await self._finish(upload, preview=preview)
+        await self._finish(claim, preview)
 
-    async def _claim(self, upload_id: uuid.UUID) -> Upload | None:
+    async def _claim(self, upload_id: uuid.UUID) -> Claim | None:
         """The upload, now ours for one lease; None when it needs nothing more."""
-        async with UnitOfWork(self._session_factory) as uow:
-            uploads = UploadRepository(uow.session)
-            lease = timedelta(seconds=self._limits.lease)
-            upload = await uploads.claim(upload_id, datetime.now(UTC), lease)
-            if upload is not None:
-                return upload
-            current = await uploads.get(upload_id)
-        if current is not None and current.status is UploadStatus.PROCESSING:
+        now = datetime.now(UTC)
+        claim = await self._jobs.claim(upload_id, now, now + timedelta(seconds=self._limits.lease))
+        if claim is not None:
+            return claim
+        if await self._jobs.status(upload_id) is UploadStatus.PROCESSING:
             msg = f"upload {upload_id} is held by another worker"
             raise UploadBusyError(msg)
         log.info("upload %s: already finished (a duplicate job)", upload_id)
@@ -103,10 +106,8 @@ class UploadProcessor:
         while True:
             await asyncio.sleep(self._limits.lease / 3)
             try:
-                async with UnitOfWork(self._session_factory) as uow:
-                    await UploadRepository(uow.session).renew(
-                        upload_id, datetime.now(UTC) + timedelta(seconds=self._limits.lease)
-                    )
+                until = datetime.now(UTC) + timedelta(seconds=self._limits.lease)
+                await self._jobs.renew(upload_id, until)
             except Exception:
                 log.exception("could not renew the lease of upload %s; retrying", upload_id)
 
@@ -129,60 +130,37 @@ class UploadProcessor:
             await self._storage.write(upload.storage_key, _once(preview.cleaned))
         return preview.summary
 
-    async def _finish(
-        self, upload: Upload, *, preview: PreviewSummary | None = None, error: str | None = None
-    ) -> None:
-        try:
-            async with UnitOfWork(self._session_factory) as uow:
-                finished = await self._record(uow, upload, preview, error)
-                if finished.uploader_id is not None:
-                    uow.after_commit(
-                        partial(self._events.upload, finished.uploader_id, UploadOut.of(finished))
-                    )
-        except _TakenOverError:
+    async def _finish(self, claim: Claim, preview: PreviewSummary) -> None:
+        """The outcome recorded and the file posted in its room, both or neither: if our
+        claim lapsed and another worker took the upload over, it is that worker's."""
+        upload = claim.upload
+        result = _result(upload, preview)
+        attachment, image = _attachment(upload, result), FileKind(upload.content_type).is_image
+        message = MessageFactory.attachment(claim.uploader, attachment, image=image)
+        recorded = await self._jobs.finish(upload, result, message)
+        if recorded is None:
             log.warning("upload %s was taken over before we finished it", upload.id)
+            return
+        finished, posted = recorded
+        await self._announce(finished, MessageOut.of(posted))
 
-    async def _record(
-        self, uow: UnitOfWork, upload: Upload, preview: PreviewSummary | None, error: str | None
-    ) -> Upload:
-        """The outcome written and, for a preview, the file posted in its room, if our claim
-        still holds; if not, ``_TakenOverError`` rolls both back: one outcome, one message."""
-        uploads = UploadRepository(uow.session)
-        if preview is None:
-            finished = await uploads.finish(
-                upload.id, upload.attempts, UploadStatus.FAILED, error=error
-            )
-        else:
-            result = _result(upload, preview)
-            # The message first, so that the upload's row is written once, with its id.
-            posted = await self._post(uow, upload, result)
-            finished = await uploads.finish(
-                upload.id,
-                upload.attempts,
-                UploadStatus.DONE,
-                result=result,
-                message_id=posted.message.id,
-            )
+    async def _fail(self, upload: Upload, error: str) -> None:
+        finished = await self._jobs.fail(upload, error)
         if finished is None:
-            raise _TakenOverError
-        return finished
+            log.warning("upload %s was taken over before we finished it", upload.id)
+            return
+        await self._announce(finished, None)
 
-    async def _post(self, uow: UnitOfWork, upload: Upload, result: dict[str, Any]) -> Posted:
-        uploader = await _user(uow, upload.uploader_id)
-        message = MessageFactory.attachment(
-            uploader, _attachment(upload, result), image=FileKind(upload.content_type).is_image
-        )
-        return await MessageService(uow, self._events).append(upload.room_id, message)
-
-    async def _release(self, upload: Upload) -> None:
-        async with UnitOfWork(self._session_factory) as uow:
-            await UploadRepository(uow.session).release(
-                upload.id, upload.attempts, datetime.now(UTC)
-            )
-
-
-class _TakenOverError(Exception):
-    """Our claim lapsed and another worker took the upload over: nothing of ours may stay."""
+    async def _announce(self, finished: Upload, posted: MessageOut | None) -> None:
+        # The outcome is committed whatever happens here: a failed publish is logged, and
+        # clients recover the message from history and the upload from its status.
+        try:
+            if posted is not None:
+                await self._events.message_created(posted)
+            if finished.uploader_id is not None:
+                await self._events.upload(finished.uploader_id, UploadOut.of(finished))
+        except Exception:
+            log.exception("announcing the outcome of upload %s failed", finished.id)
 
 
 class UploadSweeper:
@@ -242,7 +220,3 @@ def _attachment(upload: Upload, result: dict[str, Any]) -> dict[str, Any]:
         "url": f"/api/uploads/{upload.id}/file",
         **result,
     }
-
-
-async def _user(uow: UnitOfWork, user_id: uuid.UUID | None) -> User | None:
-    return None if user_id is None else await UserRepository(uow.session).get(user_id)

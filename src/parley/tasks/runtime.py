@@ -11,10 +11,13 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from parley.core.settings import Settings
 from parley.db.engine import SessionFactory
 from parley.observability.metrics import Metrics
 from parley.realtime.publisher import EventPublisher
+from parley.repositories.upload_jobs import UploadJobs
 from parley.services.upload_processing import ProcessingLimits, UploadProcessor, UploadSweeper
 from parley.storage import Storage
 from parley.tasks.commands import Noop, ProcessUpload, WaitProbe
@@ -62,6 +65,7 @@ async def worker_runtime(
     settings: Settings,
     *,
     queue: TaskQueue,
+    engine: AsyncEngine,
     session_factory: SessionFactory,
     storage: Storage,
     events: EventPublisher,
@@ -79,7 +83,7 @@ async def worker_runtime(
     dispatcher.register(
         ProcessUpload,
         UploadProcessor(
-            session_factory,
+            UploadJobs(engine),
             storage,
             events,
             executor,
