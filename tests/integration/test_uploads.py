@@ -16,6 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley.core.settings import Settings
 from parley.db.engine import SessionFactory, create_engine, create_session_factory
@@ -331,12 +332,17 @@ LIMITS = ProcessingLimits(lease=30.0, max_attempts=3, max_pixels=50_000_000)
 
 
 @pytest.fixture
-async def session_factory(database_url: str) -> AsyncIterator[SessionFactory]:
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url, pool_size=2)
     try:
-        yield create_session_factory(engine)
+        yield engine
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: AsyncEngine) -> SessionFactory:
+    return create_session_factory(engine)
 
 
 async def _room(session_factory: SessionFactory) -> Room:
@@ -450,12 +456,12 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-async def _processor(session_factory: SessionFactory, storage: Storage) -> UploadProcessor:
-    history = History(session_factory, MessagePages(session_factory.kw["bind"]))
+def _processor(engine: AsyncEngine, storage: Storage) -> UploadProcessor:
+    history = History(create_session_factory(engine), MessagePages(engine))
     hub = Hub(MemoryBroker(), history, namespace=f"t{uuid.uuid4().hex[:8]}")
     # No process pool: the same functions run in a thread here.
-    jobs = UploadJobs(session_factory.kw["bind"])
-    return UploadProcessor(jobs, storage, EventPublisher(hub, Metrics()), None, LIMITS)
+    events = EventPublisher(hub, Metrics())
+    return UploadProcessor(UploadJobs(engine), storage, events, None, LIMITS)
 
 
 async def _messages(session_factory: SessionFactory, room: Room) -> list[Message]:
@@ -465,7 +471,7 @@ async def _messages(session_factory: SessionFactory, room: Room) -> list[Message
 
 @pytest.mark.parametrize("kind", ["local", "memory"])
 async def test_the_processor_previews_on_any_storage_once(
-    session_factory: SessionFactory, tmp_path: Path, kind: str
+    engine: AsyncEngine, session_factory: SessionFactory, tmp_path: Path, kind: str
 ) -> None:
     """On a local disk the processing process reads and writes the files by path; any other
     storage ships the bytes. The outcome is the same, and a duplicate job adds nothing."""
@@ -474,7 +480,7 @@ async def test_the_processor_previews_on_any_storage_once(
     key = f"uploads/{uuid.uuid4().hex}"
     await storage.write(key, _once(jpeg_with_exif()))
     upload_id = await _upload_row(session_factory, room, storage_key=key)
-    processor = await _processor(session_factory, storage)
+    processor = _processor(engine, storage)
     await processor(ProcessUpload(upload_id))
     await processor(ProcessUpload(upload_id))  # delivered twice
 
@@ -500,6 +506,7 @@ async def test_the_processor_previews_on_any_storage_once(
 
 
 async def test_a_worker_taken_over_before_it_finished_leaves_no_trace(
+    engine: AsyncEngine,
     session_factory: SessionFactory,
 ) -> None:
     storage = _TakenOverWhileReading(session_factory)
@@ -507,7 +514,7 @@ async def test_a_worker_taken_over_before_it_finished_leaves_no_trace(
     key = f"uploads/{uuid.uuid4().hex}"
     await storage.write(key, _once(png()))
     upload_id = await _upload_row(session_factory, room, storage_key=key)
-    await (await _processor(session_factory, storage))(ProcessUpload(upload_id))
+    await _processor(engine, storage)(ProcessUpload(upload_id))
     async with session_factory() as session:
         upload = await session.get(Upload, upload_id)
         room_seq = await session.scalar(select(func.max(Room.last_seq)).where(Room.id == room.id))
@@ -520,13 +527,14 @@ async def test_a_worker_taken_over_before_it_finished_leaves_no_trace(
 
 
 async def test_a_job_that_fails_lets_go_of_its_upload_for_the_retry(
+    engine: AsyncEngine,
     session_factory: SessionFactory,
 ) -> None:
     storage = MemoryStorage()
     room = await _room(session_factory)
     key = f"uploads/{uuid.uuid4().hex}"
     upload_id = await _upload_row(session_factory, room, storage_key=key)
-    processor = await _processor(session_factory, storage)
+    processor = _processor(engine, storage)
     with pytest.raises(FileNotFoundError):  # the file is not there (yet): the job fails
         await processor(ProcessUpload(upload_id))
     async with session_factory() as session:
@@ -547,10 +555,11 @@ async def test_a_job_that_fails_lets_go_of_its_upload_for_the_retry(
 
 
 async def test_a_held_upload_is_left_to_its_holder_and_a_spent_one_fails(
+    engine: AsyncEngine,
     session_factory: SessionFactory,
 ) -> None:
     room = await _room(session_factory)
-    processor = await _processor(session_factory, MemoryStorage())
+    processor = _processor(engine, MemoryStorage())
     held = await _upload_row(session_factory, room, lease_ends_in=20, attempts=1)
     with pytest.raises(UploadBusyError):  # a duplicate job: retried once the lease ends
         await processor(ProcessUpload(held))
