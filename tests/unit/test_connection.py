@@ -1,7 +1,7 @@
 """One socket's connection: what its writer sends, in which order, and when it stops.
 
 The room's stored messages come from ``StoredRoom``, a stand-in for ``History`` kept in a
-list, so that each test says exactly what the database holds.
+list, so that each test says exactly what the database holds (``tests/support/sockets.py``).
 """
 
 from __future__ import annotations
@@ -9,75 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from typing import Any
 
 import pytest
 
 from parley.realtime.connection import CLOSE_TRY_AGAIN_LATER, Connection, RoomEvent
 from parley.realtime.envelope import Outbound
-from parley.realtime.history import History
+from tests.support.sockets import Socket, StoredRoom, message_event
 
 ROOM = uuid.UUID(int=1)
 USER = uuid.UUID(int=2)
-
-
-def _message(seq: int) -> Outbound:
-    return Outbound(frame=json.dumps({"type": "message", "seq": seq}), seq=seq)
-
-
-class StoredRoom(History):
-    """The messages of one room, 1 to ``last``, as the database would hold them."""
-
-    def __init__(self, last: int) -> None:  # no session factory: nothing is read from SQL
-        self.last = last
-        self.reads = 0
-
-    async def after(self, room_id: uuid.UUID, after_seq: int, limit: int = 200) -> list[Outbound]:
-        self.reads += 1
-        return [
-            _message(seq) for seq in range(after_seq + 1, min(self.last, after_seq + limit) + 1)
-        ]
-
-    async def last_seq(self, room_id: uuid.UUID) -> int:
-        return self.last
-
-
-class Socket:
-    """A client's socket, as the server writes to it: through the ASGI ``send`` or, when
-    ``direct``, first through a ``write_now`` like ``parley serve``'s. It records the frames
-    it got and by which way, and has a gate to stall it (a client that stopped reading)."""
-
-    def __init__(self, *, direct: bool) -> None:
-        self.direct = direct
-        self.frames: list[dict[str, Any]] = []
-        self.written_now = 0
-        self.open = asyncio.Event()
-        self.open.set()
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.open.wait()
-        self.frames.append(json.loads(message["text"]))
-
-    def write_now(self, frame: bytes) -> bool:
-        if not self.open.is_set():
-            return False  # as a transport that stopped taking more
-        self.frames.append(json.loads(_payload(frame)))
-        self.written_now += 1
-        return True
-
-    def seqs(self) -> list[int]:
-        return [frame["seq"] for frame in self.frames if frame["type"] == "message"]
-
-    def types(self) -> list[str]:
-        return [frame["type"] for frame in self.frames]
-
-
-def _payload(frame: bytes) -> bytes:
-    """The payload of one unmasked WebSocket text frame."""
-    assert frame[0] == 0x81, "a final text frame"
-    length = frame[1] & 0x7F
-    start = {126: 4, 127: 10}.get(length, 2)
-    return frame[start:]
 
 
 @pytest.fixture(params=["asgi send", "write now"])
@@ -105,8 +45,8 @@ async def test_a_fresh_subscription_starts_at_the_newest_and_then_goes_live(sock
     connection.subscribe(ROOM, since_seq=None)
     await _settle()
     room.last = 5
-    connection.deliver(RoomEvent(ROOM, _message(4)))
-    connection.deliver(RoomEvent(ROOM, _message(5)))
+    connection.deliver(RoomEvent(ROOM, message_event(4)))
+    connection.deliver(RoomEvent(ROOM, message_event(5)))
     await _settle()
     assert socket.types() == ["subscribed", "message", "message"]
     assert socket.frames[0]["last_seq"] == 3
@@ -118,8 +58,8 @@ async def test_a_resumed_subscription_replays_what_was_missed_once_each(socket: 
     connection = _connection(socket, room)
     connection.subscribe(ROOM, since_seq=1)
     # Live copies of stored messages, queued before the catch-up has run: not written twice.
-    connection.deliver(RoomEvent(ROOM, _message(3)))
-    connection.deliver(RoomEvent(ROOM, _message(5)))
+    connection.deliver(RoomEvent(ROOM, message_event(3)))
+    connection.deliver(RoomEvent(ROOM, message_event(5)))
     await _settle()
     assert socket.seqs() == [2, 3, 4, 5]
     assert socket.types()[-1] == "subscribed"
@@ -133,7 +73,7 @@ async def test_duplicates_are_skipped_and_a_gap_is_filled_from_the_database(sock
     await _settle()
     room.last = 6  # 3, 4 and 5 were stored, but their events never came
     for seq in (6, 6, 2):
-        connection.deliver(RoomEvent(ROOM, _message(seq)))
+        connection.deliver(RoomEvent(ROOM, message_event(seq)))
     await _settle()
     assert socket.seqs() == [3, 4, 5, 6]
 
@@ -149,7 +89,7 @@ async def test_fill_to_writes_what_was_committed_before_the_feed_started(socket:
     assert socket.seqs() == [3, 4]
     room.last = 5
     for seq in (4, 5):  # a late copy, then the first live event
-        connection.deliver(RoomEvent(ROOM, _message(seq)))
+        connection.deliver(RoomEvent(ROOM, message_event(seq)))
     await _settle()
     assert socket.seqs() == [3, 4, 5]
 
@@ -171,7 +111,7 @@ async def test_an_unsubscribed_room_gets_nothing_more(socket: Socket) -> None:
     await _settle()
     connection.unsubscribe(ROOM)
     room.last = 2
-    connection.deliver(RoomEvent(ROOM, _message(2)))
+    connection.deliver(RoomEvent(ROOM, message_event(2)))
     await _settle()
     assert socket.seqs() == []
     assert not connection.is_subscribed(ROOM)
@@ -185,7 +125,7 @@ async def test_a_client_too_slow_to_read_is_closed_with_1013_not_buffered(socket
     socket.open.clear()  # the client stops reading
     for seq in range(1, 10):
         room.last = seq
-        connection.deliver(RoomEvent(ROOM, _message(seq)))
+        connection.deliver(RoomEvent(ROOM, message_event(seq)))
     assert connection.closed
     assert connection.close_code == CLOSE_TRY_AGAIN_LATER
     socket.open.set()
@@ -239,9 +179,9 @@ async def test_a_socket_with_nothing_queued_is_written_at_once_without_a_writer(
     for seq in (1, 2):
         room.last = seq
         # True: a message written at once, which the caller (the hub) counts as delivered.
-        assert connection.deliver(RoomEvent(ROOM, _message(seq)))
+        assert connection.deliver(RoomEvent(ROOM, message_event(seq)))
     assert not connection.deliver(RoomEvent(ROOM, Outbound(frame='{"type": "typing"}')))
-    assert not connection.deliver(RoomEvent(ROOM, _message(2)))  # a duplicate: dropped
+    assert not connection.deliver(RoomEvent(ROOM, message_event(2)))  # a duplicate: dropped
     connection.send('{"type": "pong"}')
     assert socket.seqs() == [1, 2]  # written before any task could run
     assert socket.types()[-2:] == ["typing", "pong"]
@@ -266,13 +206,13 @@ async def test_a_frame_the_socket_cannot_take_now_goes_through_send_and_keeps_it
     socket.open.clear()  # the transport is full: write_now refuses, send waits
     for seq in (1, 2):
         room.last = seq
-        connection.deliver(RoomEvent(ROOM, _message(seq)))
+        connection.deliver(RoomEvent(ROOM, message_event(seq)))
     connection.send('{"type": "pong"}')
     await _settle()
     assert socket.seqs() == []
     socket.open.set()
     room.last = 3
-    connection.deliver(RoomEvent(ROOM, _message(3)))  # behind the others, not ahead of them
+    connection.deliver(RoomEvent(ROOM, message_event(3)))  # behind the others, not ahead of them
     await _settle()
     assert socket.types() == ["subscribed", "message", "message", "pong", "message"]
     assert socket.seqs() == [1, 2, 3]
@@ -280,7 +220,7 @@ async def test_a_frame_the_socket_cannot_take_now_goes_through_send_and_keeps_it
     written_now = socket.written_now
     room.last = 4
     # The writer is parked again: at once, and counted by the caller.
-    assert connection.deliver(RoomEvent(ROOM, _message(4)))
+    assert connection.deliver(RoomEvent(ROOM, message_event(4)))
     assert len(counted) == 3
     assert socket.seqs() == [1, 2, 3, 4]
     assert socket.written_now == written_now + 1

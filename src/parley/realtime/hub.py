@@ -110,20 +110,43 @@ class Hub:
         room = self._rooms[room_id] = self._channels[channel] = _Room(room_id)
         room.sockets.add(connection)
         try:
-            # Subscribe first, then read where the room stands: whatever commits after the
-            # read is published after we listen, so nothing falls between the two.
-            await self._broker.subscribe(channel)
-            last_seq = await self._history.last_seq(room_id)
+            last_seq = await self._listen_to(room)
         except BaseException:
             await self.leave_room(connection, room_id)  # no half-started room stays behind
+            if self._rooms.get(room_id) is room:
+                # Sockets joined while it was starting (this one closed, or the read failed):
+                # the room still starts, for them.
+                self._spawn(self._start_for_those_left(room))
             raise
-        # A socket's catch-up reads where the room stands on its own. This socket's read
-        # comes after the one above, so it starts where the feed does or later; sockets that
-        # joined while the feed was starting may have read earlier, and fill up to it.
-        for joined in room.sockets - {connection}:
-            joined.fill_to(room_id, last_seq)
         connection.subscribe(room_id, since)
+        self._start(room, last_seq, newcomer=connection)
+
+    async def _listen_to(self, room: _Room) -> int:
+        """Subscribe to the room's channel, then read where the room stands: whatever commits
+        after the read is published after we listen, so nothing falls between the two."""
+        await self._broker.subscribe(f"{self._room_prefix}{room.id}")
+        return await self._history.last_seq(room.id)
+
+    def _start(self, room: _Room, last_seq: int, newcomer: Connection | None = None) -> None:
+        # A socket's catch-up reads where the room stands on its own. The newcomer's read
+        # comes after ``last_seq``'s, so it starts where the feed does or later; sockets that
+        # joined while the feed was starting may have read earlier, and fill up to it.
+        for joined in room.sockets:
+            if joined is not newcomer:
+                joined.fill_to(room.id, last_seq)
         self._dispatch(room, room.feed.start(last_seq))
+
+    async def _start_for_those_left(self, room: _Room) -> None:
+        while self._rooms.get(room.id) is room:
+            try:
+                last_seq = await self._listen_to(room)
+            except Exception:
+                log.exception("could not start room %s; retrying", room.id)
+                await asyncio.sleep(1)
+                continue
+            if self._rooms.get(room.id) is room:
+                self._start(room, last_seq)
+            return
 
     async def leave_room(self, connection: Connection, room_id: uuid.UUID) -> None:
         if self._detach(connection, room_id):

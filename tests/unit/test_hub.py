@@ -1,0 +1,63 @@
+"""The hub starting a room on this process: the first socket to join reads where the room
+stands while sockets that join meanwhile wait for that read (``tests/support/sockets.py``
+holds the room's messages and the sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from parley.realtime.connection import Connection
+from parley.realtime.hub import Hub
+from parley.realtime.memory_broker import MemoryBroker
+from tests.support.sockets import Socket, StoredRoom, message_event
+
+ROOM = uuid.UUID(int=1)
+
+
+class SlowStart(StoredRoom):
+    """A room whose first read of where it stands waits until ``go`` is set."""
+
+    def __init__(self, last: int) -> None:
+        super().__init__(last)
+        self.reading = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def last_seq(self, room_id: uuid.UUID) -> int:
+        if not self.reading.is_set():
+            self.reading.set()
+            await self.go.wait()
+        return self.last
+
+
+def _connection(socket: Socket, room: StoredRoom) -> Connection:
+    return Connection(
+        uuid.uuid4(), socket.send, uuid.uuid4(), room, max_queue=100, write_now=socket.write_now
+    )
+
+
+async def test_a_room_whose_first_socket_closes_while_it_starts_starts_for_the_others() -> None:
+    room = SlowStart(last=2)
+    hub = Hub(MemoryBroker(), room, namespace="t")
+    listening = asyncio.create_task(hub.run())
+    try:
+        first, second = Socket(direct=True), Socket(direct=True)
+        joining = asyncio.create_task(hub.join_room(_connection(first, room), ROOM, None))
+        await room.reading.wait()
+        await hub.join_room(_connection(second, room), ROOM, None)  # the room is starting
+        joining.cancel()  # the first socket closed before the room had started
+        with pytest.raises(asyncio.CancelledError):
+            await joining
+
+        room.last = 3  # a message stored and published after the second socket joined
+        await hub.publish_to_room(ROOM, message_event(3))
+        async with asyncio.timeout(5):
+            while second.seqs() != [3]:
+                await asyncio.sleep(0.01)
+        assert first.seqs() == []
+    finally:
+        listening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await listening
