@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from parley.infrastructure import redis_client
 from parley.realtime.broker import Broker, BrokerEvent, Delivery, Reconnected
 from parley.realtime.redis_broker import RedisBroker
-from tests.contracts.conftest import BrokerFactory
+from tests.contracts.conftest import REDIS_URL, BrokerFactory
 
 
 def _channel() -> str:
@@ -107,29 +108,33 @@ async def test_ping_answers(make_broker: BrokerFactory) -> None:
     await make_broker().ping()
 
 
-async def _redis_broker_past_one_event(
-    make_broker: BrokerFactory, request: pytest.FixtureRequest
-) -> tuple[RedisBroker, str, AsyncIterator[BrokerEvent]] | None:
-    """A Redis broker listening to a channel that has carried one event; None for the memory
-    broker, which has no connection to lose: those contracts hold for it vacuously."""
-    if not isinstance(broker := make_broker(), RedisBroker):
-        assert request.node.callspec.params["make_broker"] == "memory"
-        return None
-    channel = _channel()
-    events = await _ready(broker)
-    await broker.subscribe(channel)
-    await broker.publish(channel, b"before")
-    assert await _next(events) == Delivery(channel, b"before")
-    return broker, channel, events
+# Redis only, so not on ``make_broker``: a Redis broker has connections to lose, the memory
+# broker none.
+StartedRedisBroker = tuple[RedisBroker, str, AsyncIterator[BrokerEvent]]
+
+
+@pytest.fixture
+async def redis_past_one_event() -> AsyncIterator[StartedRedisBroker]:
+    """A Redis broker listening to a channel that has carried one event."""
+    client = redis_client(REDIS_URL)
+    broker = RedisBroker(client)
+    try:
+        channel = _channel()
+        events = await _ready(broker)
+        await broker.subscribe(channel)
+        await broker.publish(channel, b"before")
+        assert await _next(events) == Delivery(channel, b"before")
+        yield broker, channel, events
+    finally:
+        await broker.close()
+        await client.aclose()
 
 
 async def test_redis_pubsub_killed_reconnects_and_says_so(
-    make_broker: BrokerFactory, request: pytest.FixtureRequest
+    redis_past_one_event: StartedRedisBroker,
 ) -> None:
-    """Redis only: ``CLIENT KILL TYPE pubsub`` cuts the listening connection alone."""
-    if (started := await _redis_broker_past_one_event(make_broker, request)) is None:
-        return
-    broker, channel, events = started
+    """``CLIENT KILL TYPE pubsub`` cuts the listening connection alone."""
+    broker, channel, events = redis_past_one_event
     killed = await broker._client.client_kill_filter(_type="pubsub", skipme=False)
     assert killed >= 1
     assert await _next(events) == Reconnected()
@@ -139,12 +144,10 @@ async def test_redis_pubsub_killed_reconnects_and_says_so(
 
 
 async def test_redis_publishing_connection_killed_the_next_event_still_goes_out(
-    make_broker: BrokerFactory, request: pytest.FixtureRequest
+    redis_past_one_event: StartedRedisBroker,
 ) -> None:
-    """Redis only: the outbox's own connection cut by ``CLIENT KILL``, between two events."""
-    if (started := await _redis_broker_past_one_event(make_broker, request)) is None:
-        return
-    broker, channel, events = started
+    """The outbox's own connection cut by ``CLIENT KILL``, between two events."""
+    broker, channel, events = redis_past_one_event
     publisher = broker._publisher  # idle now: the event before is written and answered
     await publisher.send_command("CLIENT", "ID")
     publisher_id = await publisher.read_response()
