@@ -31,8 +31,10 @@ PRESENCE_TTL_SECONDS = 20.0
 
 
 def redis_client(url: str) -> redis.Redis:
-    # Health checks PING a connection idle for 10 s, so a silently dropped one is noticed.
-    return redis.Redis.from_url(url, health_check_interval=10, socket_keepalive=True)
+    # Health checks PING a connection idle for 10 s, so a silently dropped one is noticed;
+    # TCP keepalive as well, where there is TCP (redis-py refuses it for a Unix socket).
+    keepalive = {} if url.startswith("unix:") else {"socket_keepalive": True}
+    return redis.Redis.from_url(url, health_check_interval=10, **keepalive)
 
 
 def build_broker(client: redis.Redis | None) -> Broker:

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,6 +157,11 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def socket_path(self) -> Path:
+        """It listens on this Unix socket as well (short: a socket's path has 107 bytes)."""
+        return Path(tempfile.gettempdir()) / f"parley-test-redis-{self.port}.sock"
+
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
             "redis-server",
@@ -163,6 +169,8 @@ class RedisServer:
             str(self.port),
             "--bind",
             "127.0.0.1",
+            "--unixsocket",
+            str(self.socket_path),
             "--save",
             "",
             "--appendonly",
@@ -188,6 +196,16 @@ class RedisServer:
         if self.process is not None and self.process.returncode is None:
             self.process.kill()
             await self.process.wait()
+        self.socket_path.unlink(missing_ok=True)
+
+    def freeze(self) -> None:
+        """Stop the process but not its sockets: connections stay open and go silent."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
 
 @dataclass

@@ -29,7 +29,10 @@ BrokerEvent: TypeAlias = Delivery | Reconnected
 
 
 class Broker(Protocol):
-    reconnects: int  # times the connection was lost and made again (a metric)
+    @property
+    def reconnects(self) -> int:
+        """Times the connection was lost and made again (a metric)."""
+        ...
 
     async def start(self) -> None: ...
 

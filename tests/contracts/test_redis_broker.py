@@ -1,0 +1,191 @@
+"""The Redis broker's connection, over what happens to Redis: restarts, silence, a password,
+a Unix socket. Parley reads pub/sub itself (``redis_subscriber.py``), so what redis-py used
+to do for it is shown here. The contract both brokers keep is in ``test_broker.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import uvloop
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from parley.infrastructure import redis_client
+from parley.realtime.broker import BrokerEvent, Delivery, Reconnected
+from parley.realtime.redis_broker import RedisBroker
+from parley.realtime.redis_subscriber import RedisAddress, RedisSubscriber
+from tests.support.processes import RedisServer, free_port
+
+
+def _channel() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}:room:x"
+
+
+async def _next(events: AsyncIterator[BrokerEvent], within: float = 10) -> BrokerEvent:
+    async with asyncio.timeout(within):
+        return await anext(events)
+
+
+async def _round_trip(url: str) -> None:
+    """An event published through a broker on ``url`` comes back to it."""
+    client = redis_client(url)
+    broker = RedisBroker(client)
+    try:
+        channel = _channel()
+        events = broker.events()
+        await broker.subscribe(channel)
+        await broker.publish(channel, b"there and back")
+        assert await _next(events) == Delivery(channel, b"there and back")
+    finally:
+        await broker.close()
+        await client.aclose()
+
+
+@pytest.fixture
+async def broker(private_redis: RedisServer) -> AsyncIterator[RedisBroker]:
+    client = redis_client(private_redis.url)
+    broker = RedisBroker(client)
+    await broker.start()
+    yield broker
+    await broker.close()
+    await client.aclose()
+
+
+async def test_redis_restarted_the_subscriptions_come_back_and_it_says_so(
+    private_redis: RedisServer, broker: RedisBroker
+) -> None:
+    channel = _channel()
+    events = broker.events()
+    await broker.subscribe(channel)
+    await private_redis.kill()
+    await private_redis.start()
+    assert await _next(events) == Reconnected()
+    await broker.publish(channel, b"after")
+    assert await _next(events) == Delivery(channel, b"after")
+    assert broker.reconnects == 1
+
+
+async def test_a_channel_subscribed_while_redis_is_away_is_subscribed_when_it_is_back(
+    private_redis: RedisServer, broker: RedisBroker
+) -> None:
+    first, second = _channel(), _channel()
+    events = broker.events()
+    await broker.subscribe(first)
+    await private_redis.kill()
+    async with asyncio.timeout(5):  # it does not wait for Redis to come back
+        await broker.subscribe(second)
+    await private_redis.start()
+    assert await _next(events) == Reconnected()
+    await broker.publish(second, b"to the late one")
+    assert await _next(events) == Delivery(second, b"to the late one")
+
+
+async def test_a_silent_redis_is_dropped_and_the_connection_made_again(
+    private_redis: RedisServer,
+) -> None:
+    """A frozen Redis keeps its sockets open and answers nothing, as a half-open link."""
+    client = redis_client(private_redis.url)
+    address = dataclasses.replace(RedisAddress.of(client), health_check_seconds=0.2)
+    subscriber = RedisSubscriber(address)
+    try:
+        channel = _channel()
+        events = subscriber.events()
+        await subscriber.subscribe(channel)
+        private_redis.freeze()
+        await asyncio.sleep(1)  # pinged, then silent for an interval: dropped
+        private_redis.thaw()
+        assert await _next(events) == Reconnected()
+        assert subscriber.reconnects == 1
+        await client.publish(channel, b"after")
+        assert await _next(events) == Delivery(channel, b"after")
+    finally:
+        private_redis.thaw()
+        await subscriber.close()
+        await client.aclose()
+
+
+@pytest.mark.parametrize("user", ["", "parley"], ids=["password", "user and password"])
+async def test_a_password_protected_redis(private_redis: RedisServer, user: str) -> None:
+    admin = redis_client(private_redis.url)
+    if user:
+        await admin.acl_setuser(
+            user,
+            enabled=True,
+            passwords=["+secret"],
+            keys=["*"],
+            channels=["*"],
+            commands=["+@all"],
+        )
+    await admin.config_set("requirepass", "secret")  # the default user's, too
+    await admin.aclose()
+    await _round_trip(f"redis://{user}:secret@127.0.0.1:{private_redis.port}/0")
+
+
+async def test_a_unix_socket(private_redis: RedisServer) -> None:
+    await _round_trip(f"unix://{private_redis.socket_path}")
+
+
+@pytest.fixture
+async def tls_redis(tmp_path: Path) -> AsyncIterator[str]:
+    """A Redis speaking TLS only, with a certificate made for it: its ``rediss://`` URL."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    certificate = await asyncio.create_subprocess_exec(
+        *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+        *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+        *("-addext", "subjectAltName=IP:127.0.0.1"),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert await certificate.wait() == 0
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        "redis-server",
+        *("--port", "0", "--tls-port", str(port), "--tls-auth-clients", "no"),
+        *("--tls-cert-file", str(cert), "--tls-key-file", str(key)),
+        *("--tls-ca-cert-file", str(cert), "--save", "", "--dir", str(tmp_path)),
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={cert}"
+    client = redis_client(url)
+    for _ in range(100):
+        try:
+            await client.ping()
+            break
+        except RedisConnectionError:
+            await asyncio.sleep(0.05)
+    await client.aclose()
+    yield url
+    server.kill()
+    await server.wait()
+
+
+async def test_tls(tls_redis: str) -> None:
+    await _round_trip(tls_redis)
+
+
+def test_on_uvloop_as_parley_serve_runs_it(private_redis: RedisServer) -> None:
+    """uvloop's transports are not ``asyncio``'s classes: the same round trip and reconnection
+    on the event loop the server runs."""
+
+    async def round_trip() -> None:
+        client = redis_client(private_redis.url)
+        broker = RedisBroker(client)
+        try:
+            channel = _channel()
+            events = broker.events()
+            await broker.subscribe(channel)
+            await broker.publish(channel, b"on uvloop")
+            assert await _next(events) == Delivery(channel, b"on uvloop")
+            await client.client_kill_filter(_type="pubsub")
+            assert await _next(events) == Reconnected()
+            await broker.publish(channel, b"again")
+            assert await _next(events) == Delivery(channel, b"again")
+        finally:
+            await broker.close()
+            await client.aclose()
+
+    uvloop.run(round_trip())
