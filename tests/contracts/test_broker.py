@@ -141,16 +141,3 @@ async def test_redis_pubsub_killed_reconnects_and_says_so(
     await broker.publish(channel, b"after")
     assert await _next(events) == Delivery(channel, b"after")
     assert broker.reconnects == 1
-
-
-async def test_redis_publishing_connection_killed_the_next_event_still_goes_out(
-    redis_past_one_event: StartedRedisBroker,
-) -> None:
-    """The outbox's own connection cut by ``CLIENT KILL``, between two events."""
-    broker, channel, events = redis_past_one_event
-    publisher = broker._publisher  # idle now: the event before is written and answered
-    await publisher.send_command("CLIENT", "ID")
-    publisher_id = await publisher.read_response()
-    assert await broker._client.client_kill_filter(_id=str(publisher_id)) == 1
-    await broker.publish(channel, b"after")
-    assert await _next(events) == Delivery(channel, b"after")

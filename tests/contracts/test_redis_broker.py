@@ -11,13 +11,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as redis
 import uvloop
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from parley.infrastructure import redis_client
 from parley.realtime.broker import BrokerEvent, Delivery, Reconnected
 from parley.realtime.redis_broker import RedisBroker
-from parley.realtime.redis_subscriber import RedisAddress, RedisSubscriber
+from parley.realtime.redis_link import RedisAddress
+from parley.realtime.redis_subscriber import RedisSubscriber
 from tests.support.processes import RedisServer, free_port
 
 
@@ -67,6 +69,41 @@ async def test_redis_restarted_the_subscriptions_come_back_and_it_says_so(
     await broker.publish(channel, b"after")
     assert await _next(events) == Delivery(channel, b"after")
     assert broker.reconnects == 1
+
+
+async def _kill_clients_named(client: redis.Redis, name: str) -> int:
+    named = [entry["id"] for entry in await client.client_list() if entry["name"] == name]
+    for client_id in named:
+        await client.client_kill_filter(_id=client_id)
+    return len(named)
+
+
+async def test_the_publishing_connection_killed_the_next_events_still_go_out(
+    private_redis: RedisServer, broker: RedisBroker
+) -> None:
+    """Killed between two events, and killed under events Redis has not answered yet (held
+    by ``CLIENT PAUSE ... WRITE``, which ``CLIENT KILL`` discards): none is lost."""
+    channel = _channel()
+    events = broker.events()
+    await broker.subscribe(channel)
+    await broker.publish(channel, b"before")
+    assert await _next(events) == Delivery(channel, b"before")
+    admin = redis_client(private_redis.url)
+    try:
+        assert await _kill_clients_named(admin, "parley:pub") == 1
+        await broker.publish(channel, b"after")
+        assert await _next(events) == Delivery(channel, b"after")
+
+        await admin.client_pause(5000, all=False)
+        for n in range(50):
+            await broker.publish(channel, str(n).encode())
+        await asyncio.sleep(0.2)  # written, held unanswered
+        assert await _kill_clients_named(admin, "parley:pub") == 1
+        await admin.client_unpause()
+        received = [await _next(events) for _ in range(50)]
+    finally:
+        await admin.aclose()
+    assert received == [Delivery(channel, str(n).encode()) for n in range(50)]
 
 
 async def test_a_channel_subscribed_while_redis_is_away_is_subscribed_when_it_is_back(
