@@ -19,6 +19,7 @@ from parley.infrastructure import redis_client
 from parley.realtime.broker import BrokerEvent, Delivery, Reconnected
 from parley.realtime.redis_broker import RedisBroker
 from parley.realtime.redis_link import RedisAddress
+from parley.realtime.redis_publisher import RedisPublisher
 from parley.realtime.redis_subscriber import RedisSubscriber
 from tests.support.processes import RedisServer, free_port
 
@@ -226,3 +227,73 @@ def test_on_uvloop_as_parley_serve_runs_it(private_redis: RedisServer) -> None:
             await client.aclose()
 
     uvloop.run(round_trip())
+
+
+async def test_closing_while_redis_cannot_be_reached() -> None:
+    client = redis_client(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    broker = RedisBroker(client)
+    try:
+        channel = _channel()
+        async with asyncio.timeout(10):
+            await broker.subscribe(channel)  # logged, for later
+            await broker.publish(channel, b"dropped")  # a connection is being made
+            await broker.close()
+            await broker.publish(channel, b"after close")  # dropped, nothing started
+            await broker.subscribe(channel)
+    finally:
+        await client.aclose()
+
+
+async def test_a_channel_the_acl_refuses(
+    private_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis answers SUBSCRIBE with an error: ``subscribe`` says so and returns, and a channel
+    subscribed after it still works."""
+    admin = redis_client(private_redis.url)
+    allowed = _channel()
+    await admin.acl_setuser(
+        "narrow",
+        enabled=True,
+        passwords=["+secret"],
+        channels=[allowed],
+        commands=["+@all"],
+    )
+    await admin.aclose()
+    client = redis_client(f"redis://narrow:secret@127.0.0.1:{private_redis.port}/0")
+    broker = RedisBroker(client)
+    try:
+        events = broker.events()
+        async with asyncio.timeout(5):
+            await broker.subscribe(_channel())
+        assert "redis refused to subscribe" in caplog.text
+        await broker.subscribe(allowed)
+        await broker.publish(allowed, b"allowed")
+        assert await _next(events) == Delivery(allowed, b"allowed")
+    finally:
+        await broker.close()
+        await client.aclose()
+
+
+async def test_publishes_redis_leaves_unanswered_go_out_again_on_a_new_connection(
+    private_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A connection that answers nothing for a health-check interval is dropped: the events
+    held by ``CLIENT PAUSE ... WRITE`` go out again once Redis answers."""
+    client = redis_client(private_redis.url)
+    address = dataclasses.replace(RedisAddress.of(client), health_check_seconds=0.2)
+    publisher, subscriber = RedisPublisher(address), RedisSubscriber(address)
+    try:
+        channel = _channel()
+        events = subscriber.events()
+        await subscriber.subscribe(channel)
+        publisher.publish(channel, b"first")
+        assert await _next(events) == Delivery(channel, b"first")
+        await client.client_pause(1500, all=False)
+        publisher.publish(channel, b"held")
+        await asyncio.sleep(1)
+        assert "did not answer a publish" in caplog.text
+        assert await _next(events) == Delivery(channel, b"held")
+    finally:
+        await publisher.close()
+        await subscriber.close()
+        await client.aclose()

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from parley.realtime.broker import Reconnected
 from parley.realtime.connection import Connection
 from parley.realtime.hub import Hub
 from parley.realtime.memory_broker import MemoryBroker
@@ -57,6 +58,39 @@ async def test_a_room_whose_first_socket_closes_while_it_starts_starts_for_the_o
             while second.seqs() != [3]:
                 await asyncio.sleep(0.01)
         assert first.seqs() == []
+    finally:
+        listening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await listening
+
+
+class StaleStart(SlowStart):
+    """A room whose first read returns before its last message: it says 2, and 3 is stored."""
+
+    async def last_seq(self, room_id: uuid.UUID) -> int:
+        await super().last_seq(room_id)
+        return 2
+
+
+async def test_a_reconnection_while_a_room_starts_re_reads_it_once_started() -> None:
+    """The broker was away when the room subscribed: message 3, stored after the room's read,
+    was published into the void, and the broker's ``Reconnected`` came before the read
+    returned. The room re-reads itself once started, not at the next reconciliation."""
+    room = StaleStart(last=3)
+    broker = MemoryBroker()
+    hub = Hub(broker, room, namespace="t", reconcile_interval=3600)
+    listening = asyncio.create_task(hub.run())
+    try:
+        socket = Socket(direct=True)
+        joining = asyncio.create_task(hub.join_room(_connection(socket, room), ROOM, None))
+        await room.reading.wait()
+        broker.receive(Reconnected())
+        await asyncio.sleep(0.05)  # the hub has taken it while the room was starting
+        room.go.set()
+        await joining
+        async with asyncio.timeout(5):
+            while socket.seqs() != [3]:
+                await asyncio.sleep(0.01)
     finally:
         listening.cancel()
         with pytest.raises(asyncio.CancelledError):

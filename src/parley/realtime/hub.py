@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 class _Room:
-    __slots__ = ("feed", "filling", "gap_timer", "id", "sockets")
+    __slots__ = ("feed", "fill_once_started", "filling", "gap_timer", "id", "sockets")
 
     def __init__(self, room_id: uuid.UUID) -> None:
         self.id = room_id
@@ -39,6 +39,9 @@ class _Room:
         self.sockets: set[Connection] = set()
         self.gap_timer: asyncio.TimerHandle | None = None
         self.filling = False
+        # A re-read asked for while the feed was starting (the broker reconnected between
+        # its subscription and its read of the room): done once it has started.
+        self.fill_once_started = False
 
 
 class Hub:
@@ -135,6 +138,9 @@ class Hub:
             if joined is not newcomer:
                 joined.fill_to(room.id, last_seq)
         self._dispatch(room, room.feed.start(last_seq))
+        if room.fill_once_started:
+            room.fill_once_started = False
+            self._spawn(self._fill(room.id))
 
     async def _start_for_those_left(self, room: _Room) -> None:
         while self._rooms.get(room.id) is room:
@@ -260,7 +266,10 @@ class Hub:
     async def _fill(self, room_id: uuid.UUID) -> None:
         """Read from the database everything from the room's next expected seq on."""
         room = self._rooms.get(room_id)
-        if room is None or room.filling or room.feed.expected is None:
+        if room is not None and room.feed.expected is None:
+            room.fill_once_started = True
+            return
+        if room is None or room.filling:
             return
         room.filling = True
         try:

@@ -11,6 +11,7 @@ business: the subscriber's and the publisher's differ.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 from collections import deque
@@ -99,7 +100,8 @@ class RedisLink(asyncio.Protocol):
                 if address.password is not None:
                     user = (address.username,) if address.username else ()
                     await link.request("AUTH", *user, address.password)
-                await link.request("CLIENT", "SETNAME", name)
+                with contextlib.suppress(hiredis.ReplyError):  # a proxy or ACL may refuse it
+                    await link.request("CLIENT", "SETNAME", name)
         except BaseException:
             link.abort()
             raise

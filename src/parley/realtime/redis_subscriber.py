@@ -23,6 +23,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import hiredis
 
@@ -34,10 +35,18 @@ __all__ = ["RedisSubscriber"]
 log = logging.getLogger(__name__)
 
 _CONNECT_SECONDS = 5.0
-_UNSUBSCRIBE_SECONDS = 5.0  # a frozen Redis does not hold a leaving socket longer
-_CONFIRMED = (b"subscribe", b"unsubscribe")
+_CONFIRM_SECONDS = 5.0  # a frozen Redis holds neither a joining nor a leaving socket longer
 _FIRST_BACKOFF_SECONDS = 0.05
 _MAX_BACKOFF_SECONDS = 2.0
+
+
+@dataclass(slots=True)
+class _Command:
+    """A SUBSCRIBE or UNSUBSCRIBE sent: Redis confirms each of its channels, or refuses it."""
+
+    kind: bytes  # the confirmation's kind: b"subscribe" or b"unsubscribe"
+    unconfirmed: int
+    done: asyncio.Future[None]
 
 
 class _Subscription:
@@ -45,64 +54,78 @@ class _Subscription:
 
     def __init__(self, deliver: Callable[[BrokerEvent], None]) -> None:
         self._deliver = deliver
-        # Per command and channel, in the order they went out: Redis confirms in that order.
-        self._confirmations: dict[tuple[bytes, bytes], deque[asyncio.Future[None]]] = {}
+        # In the order they went out: Redis answers in that order.
+        self._commands: deque[_Command] = deque()
         self.link: RedisLink  # set by ``open``
 
     @classmethod
     async def open(
-        cls, address: RedisAddress, deliver: Callable[[BrokerEvent], None], channels: set[str]
+        cls, address: RedisAddress, deliver: Callable[[BrokerEvent], None], channels: list[str]
     ) -> _Subscription:
+        """Connect and subscribe ``channels``, one command each: a channel Redis refuses (an
+        ACL without it) is logged and left out, not held against the others."""
         subscription = cls(deliver)
         subscription.link = await RedisLink.open(address, subscription._on_reply, name="parley:sub")
-        subscription.link.closed.add_done_callback(subscription._fail_waiters)
+        subscription.link.closed.add_done_callback(subscription._fail_commands)
         try:
-            if channels:
-                await subscription.subscribe(*channels)
+            outcomes = await asyncio.gather(
+                *(subscription.subscribe(channel) for channel in channels), return_exceptions=True
+            )
         except BaseException:
             subscription.link.abort()
             raise
+        for channel, outcome in zip(channels, outcomes, strict=True):
+            if isinstance(outcome, hiredis.ReplyError):
+                log.error("redis refused to subscribe %s: %s", channel, outcome)
+            elif isinstance(outcome, BaseException):
+                subscription.link.abort()
+                raise outcome
         return subscription
 
     def _on_reply(self, reply: Reply) -> None:
-        if type(reply) is not list:
-            return
-        kind = reply[0]
-        if kind == b"message":
-            self._deliver(Delivery(reply[1].decode(), reply[2]))
-        elif kind in _CONFIRMED:
-            waiting = self._confirmations.get((kind, reply[1]))
-            if waiting:
-                waiter = waiting.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)
-        # "pong" needs nothing done.
+        if type(reply) is list:
+            kind = reply[0]
+            if kind == b"message":
+                self._deliver(Delivery(reply[1].decode(), reply[2]))
+            elif self._commands and kind == self._commands[0].kind:
+                command = self._commands[0]
+                command.unconfirmed -= 1
+                if command.unconfirmed == 0:
+                    self._commands.popleft()
+                    _settle(command.done)
+            # "pong" needs nothing done.
+        elif isinstance(reply, hiredis.ReplyError) and self._commands:
+            # A command refused whole (an ACL without the channel, say).
+            _settle(self._commands.popleft().done, reply)
 
-    def _fail_waiters(self, _closed: asyncio.Future[None]) -> None:
+    def _fail_commands(self, _closed: asyncio.Future[None]) -> None:
         lost = LinkClosedError("redis pub/sub connection closed before Redis confirmed")
-        for waiting in self._confirmations.values():
-            for waiter in waiting:
-                if not waiter.done():
-                    waiter.set_exception(lost)
-        self._confirmations.clear()
+        while self._commands:
+            _settle(self._commands.popleft().done, lost)
 
     async def subscribe(self, *channels: str) -> None:
         """Subscribe, and return once Redis has confirmed every channel."""
-        await self._confirmed(b"subscribe", channels)
+        await self._confirmed("SUBSCRIBE", channels)
 
-    async def unsubscribe(self, channel: str) -> None:
-        """Unsubscribe, and return once Redis has confirmed: nothing more comes from it."""
-        await self._confirmed(b"unsubscribe", (channel,))
+    async def unsubscribe(self, *channels: str) -> None:
+        """Unsubscribe, and return once Redis has confirmed: nothing more comes from them."""
+        await self._confirmed("UNSUBSCRIBE", channels)
 
-    async def _confirmed(self, kind: bytes, channels: tuple[str, ...]) -> None:
-        loop = asyncio.get_running_loop()
-        waiters = []
-        for channel in channels:
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._confirmations.setdefault((kind, channel.encode()), deque()).append(waiter)
-            waiters.append(waiter)
-        self.link.send(kind.decode().upper(), *channels)
-        await asyncio.gather(*waiters)
+    async def _confirmed(self, command: str, channels: tuple[str, ...]) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.link.send(command, *channels)
+        self._commands.append(_Command(command.lower().encode(), len(channels), done))
+        async with asyncio.timeout(_CONFIRM_SECONDS):
+            await done
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None = None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
 
 
 class RedisSubscriber:
@@ -124,6 +147,7 @@ class RedisSubscriber:
         self._inbox: deque[BrokerEvent] = deque()
         self._arrived = asyncio.Event()
         self._keeper: asyncio.Task[None] | None = None
+        self._closed = False
         self.reconnects = 0
 
     async def subscribe(self, channel: str) -> None:
@@ -132,24 +156,32 @@ class RedisSubscriber:
         if self._subscription is None and self._attempt is not None:
             await asyncio.shield(self._attempt)
         subscription = self._subscription
+        if channel not in self._wanted:
+            return  # unsubscribed meanwhile
         if subscription is None:
             log.warning("could not subscribe %s now; will when Redis is back", channel)
             self._missed = True
             return
         try:
             await subscription.subscribe(channel)
-        except LinkClosedError:
-            # The keeper subscribes every wanted channel again, then says ``Reconnected``.
-            log.warning("redis pub/sub connection lost while subscribing %s", channel)
+        except (LinkClosedError, TimeoutError) as error:
+            # The keeper subscribes every wanted channel again on a new connection (a silent
+            # one is dropped by the health check), then says ``Reconnected``.
+            log.warning("could not subscribe %s now (%r); will when Redis is back", channel, error)
+            self._missed = True
+        except hiredis.ReplyError as error:
+            # Not a passing failure (an ACL without this channel): tried again only on the
+            # next connection; meanwhile the hub's reconciliation against the database still
+            # serves the room, every few seconds.
+            log.error("redis refused to subscribe %s: %s", channel, error)  # noqa: TRY400
 
     async def unsubscribe(self, channel: str) -> None:
         self._wanted.discard(channel)
         if self._subscription is not None:
-            # A connection that is gone has no subscriptions left to drop; a Redis that does
-            # not answer in time leaves one the hub ignores.
-            with contextlib.suppress(LinkClosedError, TimeoutError):
-                async with asyncio.timeout(_UNSUBSCRIBE_SECONDS):
-                    await self._subscription.unsubscribe(channel)
+            # A connection that is gone has no subscriptions left to drop; one that Redis
+            # does not confirm leaves a channel the hub ignores.
+            with contextlib.suppress(LinkClosedError, TimeoutError, hiredis.ReplyError):
+                await self._subscription.unsubscribe(channel)
 
     async def events(self) -> AsyncIterator[BrokerEvent]:
         self._keep_connected()
@@ -161,10 +193,13 @@ class RedisSubscriber:
             await self._arrived.wait()
 
     async def close(self) -> None:
+        self._closed = True
         if self._keeper is not None:
             self._keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._keeper
+        if self._attempt is not None and not self._attempt.done():
+            self._attempt.set_result(None)  # a keeper cancelled before it began
         if self._subscription is not None:
             self._subscription.link.abort()
 
@@ -173,7 +208,7 @@ class RedisSubscriber:
         self._arrived.set()
 
     def _keep_connected(self) -> None:
-        if self._keeper is None or self._keeper.done():
+        if not self._closed and (self._keeper is None or self._keeper.done()):
             # The first attempt exists before the task runs: a ``subscribe`` right now waits
             # for it instead of finding nothing connected.
             self._attempt = asyncio.get_running_loop().create_future()
@@ -207,12 +242,15 @@ class RedisSubscriber:
         attempt = self._attempt or asyncio.get_running_loop().create_future()
         self._attempt = attempt
         try:
+            wanted = list(self._wanted)
             async with asyncio.timeout(_CONNECT_SECONDS):
-                self._subscription = await _Subscription.open(
-                    self._address, self._receive, set(self._wanted)
-                )
+                subscription = await _Subscription.open(self._address, self._receive, wanted)
+            self._subscription = subscription
+            if left := set(wanted) - self._wanted:  # unsubscribed while it was being made
+                with contextlib.suppress(LinkClosedError, TimeoutError, hiredis.ReplyError):
+                    await subscription.unsubscribe(*left)  # or the hub ignores what comes
         except (OSError, TimeoutError, hiredis.HiredisError) as error:
-            log.warning("could not connect redis pub/sub (%s); retrying", error)
+            log.warning("could not connect redis pub/sub (%r); retrying", error)
             self._missed = True
         finally:
             self._attempt = None
