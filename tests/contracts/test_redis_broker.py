@@ -5,6 +5,7 @@ to do for it is shown here. The contract both brokers keep is in ``test_broker.p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -33,19 +34,28 @@ async def _next(events: AsyncIterator[BrokerEvent], within: float = 10) -> Broke
         return await anext(events)
 
 
-async def _round_trip(url: str) -> None:
-    """An event published through a broker on ``url`` comes back to it."""
+@contextlib.asynccontextmanager
+async def _listening(
+    url: str,
+) -> AsyncIterator[tuple[RedisBroker, str, AsyncIterator[BrokerEvent]]]:
+    """A broker on ``url`` subscribed to a channel of its own: it, the channel, its events."""
     client = redis_client(url)
     broker = RedisBroker(client)
     try:
         channel = _channel()
         events = broker.events()
         await broker.subscribe(channel)
-        await broker.publish(channel, b"there and back")
-        assert await _next(events) == Delivery(channel, b"there and back")
+        yield broker, channel, events
     finally:
         await broker.close()
         await client.aclose()
+
+
+async def _round_trip(url: str) -> None:
+    """An event published through a broker on ``url`` comes back to it."""
+    async with _listening(url) as (broker, channel, events):
+        await broker.publish(channel, b"there and back")
+        assert await _next(events) == Delivery(channel, b"there and back")
 
 
 @pytest.fixture
@@ -210,21 +220,15 @@ def test_on_uvloop_as_parley_serve_runs_it(private_redis: RedisServer) -> None:
     on the event loop the server runs."""
 
     async def round_trip() -> None:
-        client = redis_client(private_redis.url)
-        broker = RedisBroker(client)
-        try:
-            channel = _channel()
-            events = broker.events()
-            await broker.subscribe(channel)
+        async with _listening(private_redis.url) as (broker, channel, events):
             await broker.publish(channel, b"on uvloop")
             assert await _next(events) == Delivery(channel, b"on uvloop")
-            await client.client_kill_filter(_type="pubsub")
+            admin = redis_client(private_redis.url)
+            await admin.client_kill_filter(_type="pubsub")
+            await admin.aclose()
             assert await _next(events) == Reconnected()
             await broker.publish(channel, b"again")
             assert await _next(events) == Delivery(channel, b"again")
-        finally:
-            await broker.close()
-            await client.aclose()
 
     uvloop.run(round_trip())
 

@@ -23,7 +23,7 @@ import hiredis
 import redis.asyncio as redis
 from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection
 
-__all__ = ["LinkClosedError", "RedisAddress", "RedisLink", "Reply"]
+__all__ = ["LinkClosedError", "RedisAddress", "RedisLink", "Reply", "settle"]
 
 Reply = Any  # what hiredis parses: bytes, int, a list of those, or a ``hiredis.ReplyError``
 
@@ -121,27 +121,16 @@ class RedisLink(asyncio.Protocol):
         self._reader.feed(data)
         while (reply := self._reader.gets()) is not False:
             if self._requests:
-                self._answer(self._requests.popleft(), reply)
+                settle(self._requests.popleft(), reply)
             else:
                 self._on_reply(reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
         lost = LinkClosedError(f"redis connection closed ({exc or 'by the peer'})")
         while self._requests:
-            waiter = self._requests.popleft()
-            if not waiter.done():
-                waiter.set_exception(lost)
+            settle(self._requests.popleft(), lost)
         if not self.closed.done():
             self.closed.set_result(None)
-
-    @staticmethod
-    def _answer(waiter: asyncio.Future[Reply], reply: Reply) -> None:
-        if waiter.done():
-            return
-        if isinstance(reply, hiredis.ReplyError):
-            waiter.set_exception(reply)
-        else:
-            waiter.set_result(reply)
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -175,3 +164,14 @@ class RedisLink(asyncio.Protocol):
     def abort(self) -> None:
         if self._transport is not None:
             self._transport.abort()
+
+
+def settle(waiter: asyncio.Future[Any], outcome: Any) -> None:
+    """Give a waiter its outcome (an exception, such as a ``hiredis.ReplyError``, is raised
+    in it), unless it stopped waiting (a timeout, a cancelled caller)."""
+    if waiter.done():
+        return
+    if isinstance(outcome, BaseException):
+        waiter.set_exception(outcome)
+    else:
+        waiter.set_result(outcome)

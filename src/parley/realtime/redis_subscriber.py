@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import hiredis
 
 from parley.realtime.broker import BrokerEvent, Delivery, Reconnected
-from parley.realtime.redis_link import LinkClosedError, RedisAddress, RedisLink, Reply
+from parley.realtime.redis_link import LinkClosedError, RedisAddress, RedisLink, Reply, settle
 
 __all__ = ["RedisSubscriber"]
 
@@ -92,16 +92,16 @@ class _Subscription:
                 command.unconfirmed -= 1
                 if command.unconfirmed == 0:
                     self._commands.popleft()
-                    _settle(command.done)
+                    settle(command.done, None)
             # "pong" needs nothing done.
         elif isinstance(reply, hiredis.ReplyError) and self._commands:
             # A command refused whole (an ACL without the channel, say).
-            _settle(self._commands.popleft().done, reply)
+            settle(self._commands.popleft().done, reply)
 
     def _fail_commands(self, _closed: asyncio.Future[None]) -> None:
         lost = LinkClosedError("redis pub/sub connection closed before Redis confirmed")
         while self._commands:
-            _settle(self._commands.popleft().done, lost)
+            settle(self._commands.popleft().done, lost)
 
     async def subscribe(self, *channels: str) -> None:
         """Subscribe, and return once Redis has confirmed every channel."""
@@ -117,15 +117,6 @@ class _Subscription:
         self._commands.append(_Command(command.lower().encode(), len(channels), done))
         async with asyncio.timeout(_CONFIRM_SECONDS):
             await done
-
-
-def _settle(done: asyncio.Future[None], error: BaseException | None = None) -> None:
-    if done.done():
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)
 
 
 class RedisSubscriber:
