@@ -12,14 +12,14 @@ invalidated in the pool.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Executable, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
-from parley.db.engine import read_only_options
+from parley.db.engine import AUTOCOMMIT, read_only_options
 
 __all__ = ["AutocommitConnection", "read_rows", "write_rows"]
 
@@ -56,7 +56,7 @@ class AutocommitConnection:
         connection = self._connection
         if connection is None:
             connection = self._engine.connect()
-            connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.execution_options(**AUTOCOMMIT)
             self._connection = connection
         try:
             result = statement(connection)
@@ -84,7 +84,7 @@ async def write_rows(
     """Every row of ``statement`` (none unless it returns some), a change committed as it ran:
     in autocommit on PostgreSQL, with no ``BEGIN`` or ``COMMIT`` round trip, in a transaction
     of its own on SQLite."""
-    options = {"isolation_level": "AUTOCOMMIT"} if engine.dialect.name == "postgresql" else {}
+    options = AUTOCOMMIT if engine.dialect.name == "postgresql" else {}
     return await greenlet_spawn(
         _rows, engine.sync_engine, statement, parameters, options, commit=True
     )
@@ -94,7 +94,7 @@ def _rows(
     engine: Engine,
     statement: Executable,
     parameters: dict[str, Any],
-    options: dict[str, Any],
+    options: Mapping[str, Any],
     *,
     commit: bool = False,
 ) -> Sequence[Row[Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, TypeAlias
 
 import orjson
@@ -15,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 __all__ = [
+    "AUTOCOMMIT",
     "READS_ONLY",
     "SessionFactory",
     "create_engine",
@@ -27,6 +30,10 @@ SessionFactory: TypeAlias = async_sessionmaker[AsyncSession]
 
 # An execution option of Parley's: set on work that only reads (``read_only_options``).
 READS_ONLY = "parley_reads_only"
+
+# The execution options of statements that commit as they run, on PostgreSQL: no ``BEGIN``
+# before them and no ``COMMIT`` after. Read-only: every caller shares this one.
+AUTOCOMMIT: Mapping[str, Any] = MappingProxyType({"isolation_level": "AUTOCOMMIT"})
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -65,10 +72,10 @@ def create_read_session_factory(engine: AsyncEngine) -> SessionFactory:
     return create_session_factory(engine.execution_options(**read_only_options(engine)))
 
 
-def read_only_options(engine: AsyncEngine) -> dict[str, Any]:
+def read_only_options(engine: AsyncEngine) -> Mapping[str, Any]:
     """The execution options of work that only reads, on this engine's database."""
     if engine.dialect.name == "postgresql":
-        return {"isolation_level": "AUTOCOMMIT"}
+        return AUTOCOMMIT
     return {READS_ONLY: True}
 
 

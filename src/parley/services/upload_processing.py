@@ -139,7 +139,7 @@ class UploadProcessor:
         message = MessageFactory.attachment(claim.uploader, attachment, image=image)
         recorded = await self._jobs.finish(upload, result, message)
         if recorded is None:
-            log.warning("upload %s was taken over before we finished it", upload.id)
+            _log_taken_over(upload)
             return
         finished, posted = recorded
         await self._announce(finished, MessageOut.of(posted))
@@ -147,7 +147,7 @@ class UploadProcessor:
     async def _fail(self, upload: Upload, error: str) -> None:
         finished = await self._jobs.fail(upload, error)
         if finished is None:
-            log.warning("upload %s was taken over before we finished it", upload.id)
+            _log_taken_over(upload)
             return
         await self._announce(finished, None)
 
@@ -220,3 +220,8 @@ def _attachment(upload: Upload, result: dict[str, Any]) -> dict[str, Any]:
         "url": f"/api/uploads/{upload.id}/file",
         **result,
     }
+
+
+def _log_taken_over(upload: Upload) -> None:
+    # Our claim lapsed (a stall, a pause) and another worker finished the upload instead.
+    log.warning("upload %s was taken over before we finished it", upload.id)
