@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -91,6 +92,48 @@ async def test_a_reconnection_while_a_room_starts_re_reads_it_once_started() -> 
         async with asyncio.timeout(5):
             while socket.seqs() != [3]:
                 await asyncio.sleep(0.01)
+    finally:
+        listening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await listening
+
+
+@pytest.mark.parametrize("direct", [False, True], ids=["asgi send", "write now"])
+async def test_a_member_who_leaves_gets_what_was_queued_for_them_then_the_left_message(
+    direct: bool,
+) -> None:
+    """Their socket had stopped reading when they left: the messages queued for it, and
+    the "left" message itself, still reach it before ``unsubscribed``; nothing after."""
+    room = StoredRoom(last=0)
+    hub = Hub(MemoryBroker(), room, namespace="t")
+    listening = asyncio.create_task(hub.run())
+    try:
+        socket, user = Socket(direct=direct), uuid.uuid4()
+        connection = Connection(
+            uuid.uuid4(), socket.send, user, room, max_queue=100, write_now=socket.write_now
+        )
+        await hub.join_room(connection, ROOM, None)
+        async with asyncio.timeout(5):
+            while socket.types() != ["subscribed"]:
+                await asyncio.sleep(0.01)
+        socket.open.clear()  # the client stops reading
+        for seq in (1, 2):
+            room.last = seq
+            await hub.publish_to_room(ROOM, message_event(seq))
+        room.last = 3
+        await hub.publish_to_room(ROOM, replace(message_event(3), departing_user=user))
+        await asyncio.sleep(0.05)  # the hub has handed all three over, and let the room go
+        room.last = 4
+        await hub.publish_to_room(ROOM, message_event(4))
+        await asyncio.sleep(0.05)
+        socket.open.set()
+        async with asyncio.timeout(5):
+            while socket.types()[-1:] != ["unsubscribed"]:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        assert socket.seqs() == [1, 2, 3]
+        assert socket.frames[-1] == {"type": "unsubscribed", "room_id": str(ROOM), "reason": "left"}
+        assert not connection.is_subscribed(ROOM)
     finally:
         listening.cancel()
         with pytest.raises(asyncio.CancelledError):

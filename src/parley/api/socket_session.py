@@ -178,7 +178,10 @@ class SocketSession:
             self.connection.close(None)
 
     async def _receive_loop(self) -> None:
-        while True:
+        # Checked before every frame: a handler may close the connection (a reply that
+        # overflows the outbox), and frames already buffered are read without a pause in
+        # which the deadline could end the loop.
+        while not self.connection.closed:
             message = await self._websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
@@ -254,6 +257,8 @@ class SocketSession:
         if claims.user_id != self.user.id:
             self.connection.close(CLOSE_UNAUTHORIZED, "a socket belongs to one user")
             return
+        if self.connection.closed:
+            return  # a closed socket is not brought back by a fresh token
         self._claims = claims
         if self._deadline is not None and not self._deadline.expired():
             self._deadline.reschedule(self._token_deadline())

@@ -100,7 +100,14 @@ class _FillTo:
     seq: int
 
 
-_Item: TypeAlias = RoomEvent | _CatchUp | _FillTo | str
+@dataclass(frozen=True, slots=True)
+class _Departure:
+    room_id: uuid.UUID
+    subscription: _Subscription
+    frame: str
+
+
+_Item: TypeAlias = RoomEvent | _CatchUp | _FillTo | _Departure | str
 
 
 def _text(frame: str) -> dict[str, Any]:
@@ -245,6 +252,18 @@ class Connection:
         if subscription is not None:
             subscription.active = False
 
+    def depart(self, room_id: uuid.UUID, frame: str) -> None:
+        """The user left the room: end its subscription, then send ``frame``, once what is
+        queued for the room before the departure is written (the "left" message among it)."""
+        subscription = self._subscriptions.get(room_id)
+        if subscription is None:
+            return
+        if self._writer_idle():
+            self.unsubscribe(room_id)
+            self.send(frame)
+        else:
+            self._put(_Departure(room_id, subscription, frame))
+
     @property
     def rooms(self) -> list[uuid.UUID]:
         return list(self._subscriptions)
@@ -305,8 +324,10 @@ class Connection:
                         await self._write(item)
                     elif isinstance(item, _CatchUp):
                         await self._catch_up(item.room_id, item.subscription, item.since_seq)
-                    else:
+                    elif isinstance(item, _FillTo):
                         await self._fill_to(item.room_id, item.seq)
+                    else:
+                        await self._depart(item)
                 parked = self._parked = self._loop.create_future()
                 # Told to end, it still writes what came in meanwhile.
                 if not await parked and not outbox:
@@ -346,6 +367,12 @@ class Connection:
         if event.seq is not None:
             subscription.last_seq = event.seq
             self._on_delivered(event.latency())
+
+    async def _depart(self, departure: _Departure) -> None:
+        # A subscription made again since (the user rejoined) is not this departure's.
+        if self._subscriptions.get(departure.room_id) is departure.subscription:
+            self.unsubscribe(departure.room_id)
+            await self._write(departure.frame)
 
     async def _catch_up(
         self, room_id: uuid.UUID, subscription: _Subscription, since_seq: int | None

@@ -155,12 +155,16 @@ class Hub:
             return
 
     async def leave_room(self, connection: Connection, room_id: uuid.UUID) -> None:
+        connection.unsubscribe(room_id)
+        await self._let_go(connection, room_id)
+
+    async def _let_go(self, connection: Connection, room_id: uuid.UUID) -> None:
+        """Deliver the room to this socket no more; stop listening if it was the last."""
         if self._detach(connection, room_id):
             await self._broker.unsubscribe(f"{self._room_prefix}{room_id}")
 
     def _detach(self, connection: Connection, room_id: uuid.UUID) -> bool:
-        """Stop the room for this socket at once; True when no local socket watches it now."""
-        connection.unsubscribe(room_id)
+        """True when no local socket watches the room now."""
         room = self._rooms.get(room_id)
         if room is None:
             return False
@@ -252,9 +256,12 @@ class Hub:
             if event.exclude_user != connection.user_id:
                 written += connection.deliver(item)
             if event.departing_user == connection.user_id:
-                # They left: this message is the last they get from the room.
-                connection.send(UnsubscribedFrame(room_id=room.id, reason="left").model_dump_json())
-                self._spawn(self.leave_room(connection, room.id))
+                # They left: this message is the last they get from the room, after those
+                # still queued for them.
+                connection.depart(
+                    room.id, UnsubscribedFrame(room_id=room.id, reason="left").model_dump_json()
+                )
+                self._spawn(self._let_go(connection, room.id))
         return written
 
     def _gap_timed_out(self, room_id: uuid.UUID) -> None:
