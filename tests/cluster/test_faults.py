@@ -135,6 +135,34 @@ async def test_killed_database_connections_fail_socket_sends_clearly_then_recove
         await cluster.close()
 
 
+async def test_a_socket_that_authenticates_while_the_database_is_away_is_told_to_retry(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The account cannot be read: the socket is closed with 1013 (try again), not dropped
+    without a close frame, and authenticates once the database is back."""
+    cluster = Cluster(postgres_url, "redis://127.0.0.1:6379/0", tmp_path)
+    await cluster.start(1)
+    database = postgres_url.rsplit("/", 1)[1]
+    try:
+        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
+            account = await create_account(api)
+        admin = await _admin_connection(postgres_url)
+        try:
+            await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+            await _terminate_backends(admin, database)
+            socket = await WsClient.open(cluster.url(0))
+            await socket.send({"type": "auth", "token": account.access_token})
+            assert await socket.closed_with() == 1013
+        finally:
+            await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+            await admin.close()
+        socket = await WsClient.authenticated(cluster.url(0), account.access_token)
+        await socket.send({"type": "ping"})
+        assert (await socket.recv_type("pong"))["type"] == "pong"
+    finally:
+        await cluster.close()
+
+
 async def _assert_stored_exactly(
     api: httpx.AsyncClient, account: Account, room_id: str, bodies: list[str]
 ) -> None:

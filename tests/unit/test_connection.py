@@ -11,6 +11,7 @@ import json
 import uuid
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from parley.realtime.connection import CLOSE_TRY_AGAIN_LATER, Connection, RoomEvent
 from parley.realtime.envelope import Outbound
@@ -115,6 +116,23 @@ async def test_an_unsubscribed_room_gets_nothing_more(socket: Socket) -> None:
     await _settle()
     assert socket.seqs() == []
     assert not connection.is_subscribed(ROOM)
+
+
+class UnreachableRoom(StoredRoom):
+    """A room whose messages cannot be read: the database is away."""
+
+    async def after(self, room_id: uuid.UUID, after_seq: int, limit: int = 200) -> list[Outbound]:
+        raise DBAPIError("SELECT ...", {}, OSError("connection refused"))
+
+
+async def test_a_catch_up_the_database_cannot_serve_closes_1013_to_resume_later(
+    socket: Socket,
+) -> None:
+    connection = _connection(socket, UnreachableRoom(last=5))
+    connection.subscribe(ROOM, since_seq=1)
+    await _settle()
+    assert connection.close_code == CLOSE_TRY_AGAIN_LATER
+    assert socket.frames == []
 
 
 async def test_a_client_too_slow_to_read_is_closed_with_1013_not_buffered(socket: Socket) -> None:

@@ -12,11 +12,11 @@ import orjson
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from redis.exceptions import RedisError
-from sqlalchemy.exc import DBAPIError
 from starlette.websockets import WebSocketState
 
 from parley.core.errors import NotFound, ParleyError
 from parley.core.logging import context as log_context
+from parley.db.engine import DATABASE_UNREACHABLE
 from parley.db.models import User
 from parley.realtime.connection import CLOSE_INTERNAL_ERROR, AsgiSend, Connection
 from parley.realtime.direct_write import write_now_of
@@ -222,7 +222,7 @@ class SocketSession:
                     await self._reauthenticate(frame)
         except ParleyError as error:
             self._error(error.code, error.detail, ref)
-        except DBAPIError:
+        except DATABASE_UNREACHABLE:
             log.warning("database unavailable while handling a %s frame", frame.type)
             self._error("unavailable", "The database is unreachable; try again shortly.", ref)
         except RedisError:

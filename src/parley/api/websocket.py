@@ -13,7 +13,9 @@ from starlette.types import Receive, Scope, Send
 from parley.api.error_handlers import error_response
 from parley.api.socket_session import CLOSE_UNAUTHORIZED, SocketSession
 from parley.core.errors import NotAuthenticated, RateLimited
+from parley.db.engine import DATABASE_UNREACHABLE
 from parley.db.models import User
+from parley.realtime.connection import CLOSE_TRY_AGAIN_LATER
 from parley.realtime.frames import AuthFrame, ReadyFrame, client_frame
 from parley.repositories.users import UserRepository
 from parley.security.tokens import AccessClaims
@@ -75,6 +77,10 @@ async def _authenticate(websocket: WebSocket, state: AppState) -> tuple[User, Ac
         await websocket.close(CLOSE_UNAUTHORIZED, error.detail[:120])
     except (ValueError, KeyError, RuntimeError):
         await websocket.close(CLOSE_UNAUTHORIZED, "the first frame must be an auth frame")
+    except DATABASE_UNREACHABLE:
+        # The account could not be read: not the client's fault, and worth trying again.
+        log.warning("database unavailable while authenticating a socket")
+        await websocket.close(CLOSE_TRY_AGAIN_LATER, "database unavailable: try again")
     return None
 
 

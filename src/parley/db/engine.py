@@ -9,6 +9,8 @@ from typing import Any, TypeAlias
 import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 
 __all__ = [
     "AUTOCOMMIT",
+    "DATABASE_UNREACHABLE",
     "READS_ONLY",
     "SessionFactory",
     "create_engine",
@@ -34,6 +37,10 @@ READS_ONLY = "parley_reads_only"
 # The execution options of statements that commit as they run, on PostgreSQL: no ``BEGIN``
 # before them and no ``COMMIT`` after. Read-only: every caller shares this one.
 AUTOCOMMIT: Mapping[str, Any] = MappingProxyType({"isolation_level": "AUTOCOMMIT"})
+
+# What reading or writing raises while the database is away: the driver's error (a connection
+# refused, lost or killed), or the pool's when no connection came free in time.
+DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (DBAPIError, PoolTimeoutError)
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any, TypeAlias
 
+from parley.db.engine import DATABASE_UNREACHABLE
 from parley.realtime.direct_write import WriteNow, text_frame
 from parley.realtime.envelope import Outbound
 from parley.realtime.frames import SubscribedFrame
@@ -317,17 +318,7 @@ class Connection:
         try:
             while True:
                 while outbox:
-                    item = outbox.popleft()
-                    if isinstance(item, RoomEvent):
-                        await self._write_room_event(item)
-                    elif isinstance(item, str):
-                        await self._write(item)
-                    elif isinstance(item, _CatchUp):
-                        await self._catch_up(item.room_id, item.subscription, item.since_seq)
-                    elif isinstance(item, _FillTo):
-                        await self._fill_to(item.room_id, item.seq)
-                    else:
-                        await self._depart(item)
+                    await self._write_item(outbox.popleft())
                 parked = self._parked = self._loop.create_future()
                 # Told to end, it still writes what came in meanwhile.
                 if not await parked and not outbox:
@@ -337,11 +328,27 @@ class Connection:
         except RuntimeError as error:  # the socket was closed while frames waited
             log.debug("socket closed under its writer: %s", error)
             self.close(None)
+        except DATABASE_UNREACHABLE:
+            # A catch-up or a gap could not be read: the client resumes from its last seq.
+            log.warning("database unavailable while writing to a socket")
+            self.close(CLOSE_TRY_AGAIN_LATER, "database unavailable: reconnect and resume")
         except Exception:
             log.exception("writing to the socket failed")
             self.close(CLOSE_INTERNAL_ERROR, "internal error")
         finally:
             self._outbox = self._writer = self._parked = self._parked_at_last_sweep = None
+
+    async def _write_item(self, item: _Item) -> None:
+        if isinstance(item, RoomEvent):
+            await self._write_room_event(item)
+        elif isinstance(item, str):
+            await self._write(item)
+        elif isinstance(item, _CatchUp):
+            await self._catch_up(item.room_id, item.subscription, item.since_seq)
+        elif isinstance(item, _FillTo):
+            await self._fill_to(item.room_id, item.seq)
+        else:
+            await self._depart(item)
 
     async def _write(self, frame: str, wire: bytes | None = None) -> None:
         """One frame: at once if the server can take it now (``wire``: the frame already
