@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,13 +20,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.cluster)
 
 
+@contextlib.asynccontextmanager
+async def _started(postgres_url: str, tmp_path: Path, instances: int) -> AsyncIterator[Cluster]:
+    """``instances`` instances on a fresh database and the machine's Redis (own namespace)."""
+    cluster = Cluster(postgres_url, SHARED_REDIS_URL, tmp_path)
+    await cluster.start(instances)
+    try:
+        yield cluster
+    finally:
+        await cluster.close()
+
+
 @pytest.fixture
 async def cluster(postgres_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
-    """Two instances on a fresh database and the machine's Redis (own namespace)."""
-    cluster = Cluster(postgres_url, SHARED_REDIS_URL, tmp_path)
-    await cluster.start(2)
-    yield cluster
-    await cluster.close()
+    async with _started(postgres_url, tmp_path, 2) as started:
+        yield started
+
+
+@pytest.fixture
+async def one_instance(postgres_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with _started(postgres_url, tmp_path, 1) as started:
+        yield started
 
 
 @pytest.fixture

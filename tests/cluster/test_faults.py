@@ -20,6 +20,10 @@ def report(text: str) -> None:
     print(f"\n{text}")  # noqa: T201
 
 
+def _database_name(postgres_url: str) -> str:
+    return postgres_url.rsplit("/", 1)[1]
+
+
 async def test_cutting_pubsub_alone_loses_nothing(
     postgres_url: str, private_redis: RedisServer, tmp_path: Path
 ) -> None:
@@ -53,114 +57,97 @@ async def test_cutting_pubsub_alone_loses_nothing(
 
 
 async def test_killed_database_connections_give_clear_errors_then_recover(
-    postgres_url: str, tmp_path: Path
+    one_instance: Cluster, postgres_url: str
 ) -> None:
-    cluster = Cluster(postgres_url, "redis://127.0.0.1:6379/0", tmp_path)
-    await cluster.start(1)
-    database = postgres_url.rsplit("/", 1)[1]
-    try:
-        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
-            account = await create_account(api)
-            room_id = (await create_room(api, account))["id"]
-            url = f"/api/rooms/{room_id}/messages"
-            admin = await _admin_connection(postgres_url)
-            statuses: list[int] = []
-            bodies: list[str] = []
-            recovered_after = None
-            started = time.monotonic()
-            for n in range(60):
-                if n in {10, 11, 12}:
-                    await _terminate_backends(admin, database)
-                response = await api.post(
-                    url, json={"body": f"m{n}", "client_id": f"c{n}"}, headers=account.headers
-                )
-                statuses.append(response.status_code)
-                if response.status_code == 201:
-                    bodies.append(f"m{n}")
-                    if n > 12 and recovered_after is None:
-                        recovered_after = time.monotonic() - started
-                else:
-                    assert response.status_code in {500, 503}
-                    assert response.json()["error"] in {"unavailable", "internal_error"}
-                await asyncio.sleep(0.02)
-            await admin.close()
-            report(
-                f"pg_terminate_backend: {sorted(set(statuses))}, recovered after {recovered_after}"
+    database = _database_name(postgres_url)
+    async with httpx.AsyncClient(base_url=one_instance.url(0), timeout=30) as api:
+        account = await create_account(api)
+        room_id = (await create_room(api, account))["id"]
+        url = f"/api/rooms/{room_id}/messages"
+        admin = await _admin_connection(postgres_url)
+        statuses: list[int] = []
+        bodies: list[str] = []
+        recovered_after = None
+        started = time.monotonic()
+        for n in range(60):
+            if n in {10, 11, 12}:
+                await _terminate_backends(admin, database)
+            response = await api.post(
+                url, json={"body": f"m{n}", "client_id": f"c{n}"}, headers=account.headers
             )
-            assert statuses[-20:] == [201] * 20  # service resumed by itself
-            await _assert_stored_exactly(api, account, room_id, bodies)
-    finally:
-        await cluster.close()
+            statuses.append(response.status_code)
+            if response.status_code == 201:
+                bodies.append(f"m{n}")
+                if n > 12 and recovered_after is None:
+                    recovered_after = time.monotonic() - started
+            else:
+                assert response.status_code in {500, 503}
+                assert response.json()["error"] in {"unavailable", "internal_error"}
+            await asyncio.sleep(0.02)
+        await admin.close()
+        report(f"pg_terminate_backend: {sorted(set(statuses))}, recovered after {recovered_after}")
+        assert statuses[-20:] == [201] * 20  # service resumed by itself
+        await _assert_stored_exactly(api, account, room_id, bodies)
 
 
 async def test_killed_database_connections_fail_socket_sends_clearly_then_recover(
-    postgres_url: str, tmp_path: Path
+    one_instance: Cluster, postgres_url: str
 ) -> None:
     """A socket's send runs its one statement outside any session (db/autocommit.py): a dead
     connection must still give an ``unavailable`` error frame, be dropped from the pool, and
     leave nothing half-written."""
-    cluster = Cluster(postgres_url, "redis://127.0.0.1:6379/0", tmp_path)
-    await cluster.start(1)
-    database = postgres_url.rsplit("/", 1)[1]
-    try:
-        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
-            account = await create_account(api)
-            room_id = (await create_room(api, account))["id"]
-            socket = await WsClient.authenticated(cluster.url(0), account.access_token)
-            admin = await _admin_connection(postgres_url)
-            answers: list[str] = []
-            acknowledged: list[str] = []
-            for n in range(60):
-                if n in {10, 11, 12}:
-                    await _terminate_backends(admin, database)
-                client_id = f"c{n}"
-                await socket.send(
-                    {"type": "send", "room_id": room_id, "body": f"m{n}", "client_id": client_id}
-                )
-                answer = await socket.recv_type("ack", "error")
-                answers.append(answer["type"] if answer["type"] == "ack" else answer["code"])
-                if answer["type"] == "ack":
-                    assert answer["client_id"] == client_id
-                    acknowledged.append(f"m{n}")
-                else:
-                    assert answer["code"] == "unavailable", answer
-                    assert answer["ref"] == client_id
-                await asyncio.sleep(0.02)
-            await admin.close()
-            report(f"socket sends with killed connections: {answers.count('unavailable')} refused")
-            assert "unavailable" in answers  # the kills were felt
-            assert answers[-20:] == ["ack"] * 20  # service resumed by itself
-            await _assert_stored_exactly(api, account, room_id, acknowledged)
-    finally:
-        await cluster.close()
+    database = _database_name(postgres_url)
+    async with httpx.AsyncClient(base_url=one_instance.url(0), timeout=30) as api:
+        account = await create_account(api)
+        room_id = (await create_room(api, account))["id"]
+        socket = await WsClient.authenticated(one_instance.url(0), account.access_token)
+        admin = await _admin_connection(postgres_url)
+        answers: list[str] = []
+        acknowledged: list[str] = []
+        for n in range(60):
+            if n in {10, 11, 12}:
+                await _terminate_backends(admin, database)
+            client_id = f"c{n}"
+            await socket.send(
+                {"type": "send", "room_id": room_id, "body": f"m{n}", "client_id": client_id}
+            )
+            answer = await socket.recv_type("ack", "error")
+            answers.append(answer["type"] if answer["type"] == "ack" else answer["code"])
+            if answer["type"] == "ack":
+                assert answer["client_id"] == client_id
+                acknowledged.append(f"m{n}")
+            else:
+                assert answer["code"] == "unavailable", answer
+                assert answer["ref"] == client_id
+            await asyncio.sleep(0.02)
+        await admin.close()
+        report(f"socket sends with killed connections: {answers.count('unavailable')} refused")
+        assert "unavailable" in answers  # the kills were felt
+        assert answers[-20:] == ["ack"] * 20  # service resumed by itself
+        await _assert_stored_exactly(api, account, room_id, acknowledged)
 
 
 async def test_a_socket_that_authenticates_while_the_database_is_away_is_told_to_retry(
-    postgres_url: str, tmp_path: Path
+    one_instance: Cluster, postgres_url: str
 ) -> None:
     """The account cannot be read: the socket is closed with 1013 (try again), not dropped
     without a close frame, and authenticates once the database is back."""
-    cluster = Cluster(postgres_url, "redis://127.0.0.1:6379/0", tmp_path)
-    await cluster.start(1)
-    database = postgres_url.rsplit("/", 1)[1]
+    database = _database_name(postgres_url)
+    async with httpx.AsyncClient(base_url=one_instance.url(0), timeout=30) as api:
+        account = await create_account(api)
+    admin = await _admin_connection(postgres_url)
     try:
-        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
-            account = await create_account(api)
-        admin = await _admin_connection(postgres_url)
-        try:
-            await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
-            await _terminate_backends(admin, database)
-            socket = await WsClient.open(cluster.url(0))
-            await socket.send({"type": "auth", "token": account.access_token})
-            assert await socket.closed_with() == 1013
-        finally:
-            await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
-            await admin.close()
-        socket = await WsClient.authenticated(cluster.url(0), account.access_token)
-        await socket.send({"type": "ping"})
-        assert (await socket.recv_type("pong"))["type"] == "pong"
+        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        await _terminate_backends(admin, database)
+        socket = await WsClient.open(one_instance.url(0))
+        await socket.send({"type": "auth", "token": account.access_token})
+        assert await socket.closed_with() == 1013
     finally:
-        await cluster.close()
+        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        await admin.close()
+    socket = await WsClient.authenticated(one_instance.url(0), account.access_token)
+    await socket.send({"type": "ping"})
+    assert (await socket.recv_type("pong"))["type"] == "pong"
 
 
 async def _assert_stored_exactly(
