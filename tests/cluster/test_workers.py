@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 import redis.asyncio as redis
 
 from tests.support.factories import Account, Json, create_account, create_room, messages_of
-from tests.support.files import png
+from tests.support.files import pdf_drawing_one_form_many_times, png
 from tests.support.processes import Cluster, RedisServer
 from tests.support.ws import WsClient
 
@@ -177,3 +178,40 @@ async def test_the_uploader_hears_of_it_on_any_instance(setting: Setting) -> Non
         (upload_id, "processing"),
         (upload_id, "done"),
     ]
+
+
+async def test_a_file_that_would_keep_a_parser_busy_fails_and_the_worker_goes_on(
+    setting: Setting,
+) -> None:
+    """A kilobyte of PDF that takes minutes to parse: rejected at its CPU limit (half the
+    job's timeout), not retried, and the processing process is free for the next file."""
+    api, account, room_id = setting.api, setting.account, setting.room_id
+    await setting.cluster.start_worker(concurrency=1, extra_env={"PARLEY_JOB_TIMEOUT": "6"})
+    response = await api.post(
+        f"/api/rooms/{room_id}/uploads",
+        files={"file": ("forms.pdf", pdf_drawing_one_form_many_times(), "application/pdf")},
+        headers=account.headers,
+    )
+    assert response.status_code == 202, response.text
+    [slow] = await _all_finished(api, account, [response.json()["id"]], within=60)
+    assert slow["status"] == "failed"
+    assert slow["error"] == "the file took more than 3 s of CPU to process"
+    ids = await _upload_many(api, account, room_id, 1)
+    assert [u["status"] for u in await _all_finished(api, account, ids, within=60)] == ["done"]
+
+
+async def test_a_processing_process_killed_leaves_the_worker_working(setting: Setting) -> None:
+    api, account, room_id = setting.api, setting.account, setting.room_id
+    worker = await setting.cluster.start_worker(concurrency=1)
+    first = await _upload_many(api, account, room_id, 1)
+    assert [u["status"] for u in await _all_finished(api, account, first, within=60)] == ["done"]
+    (processing,) = [
+        child
+        for child in psutil.Process(worker.pid).children()
+        if "resource_tracker" not in " ".join(child.cmdline())
+    ]
+    processing.kill()  # as the kernel's OOM killer would
+    ids = await _upload_many(api, account, room_id, 3)
+    uploads = await _all_finished(api, account, ids, within=60)
+    assert {u["status"] for u in uploads} == {"done"}  # it used to fail every one for good
+    await _one_message_each(api, account, room_id, first + ids)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 from PIL import Image
 
-__all__ = ["jpeg_with_exif", "pdf_with_text", "png", "png_bomb", "truncated_png"]
+__all__ = [
+    "jpeg_with_exif",
+    "pdf_drawing_one_form_many_times",
+    "pdf_with_text",
+    "png",
+    "png_bomb",
+    "truncated_png",
+]
 
 
 def png(width: int = 640, height: int = 480, color: str = "teal") -> bytes:
@@ -50,7 +58,40 @@ def pdf_with_text(text: str = "Quarterly report", pages: int = 2) -> bytes:
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
             b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (page_ids[i] + 1)
         )
-        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+        objects.append(_stream(stream))
+    return _pdf_file(objects)
+
+
+def pdf_drawing_one_form_many_times(draws: int = 400, operations: int = 4000) -> bytes:
+    """A PDF of about a kilobyte whose page draws one form ``draws`` times, the form showing
+    text ``operations`` times: a text extractor parses the form again for every draw."""
+    page = zlib.compress(b"q /Form Do Q\n" * draws)
+    form = zlib.compress(b"BT /F1 1 Tf (.) Tj ET\n" * operations)
+    return _pdf_file(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            (
+                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+                b"/Resources << /XObject << /Form 6 0 R >> /Font << /F1 5 0 R >> >> >>"
+            ),
+            _stream(page, b"/Filter /FlateDecode"),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            _stream(
+                form,
+                b"/Type /XObject /Subtype /Form /BBox [0 0 10 10] "
+                b"/Resources << /Font << /F1 5 0 R >> >> /Filter /FlateDecode",
+            ),
+        ]
+    )
+
+
+def _stream(data: bytes, entries: bytes = b"") -> bytes:
+    return b"<< %s /Length %d >>\nstream\n%s\nendstream" % (entries, len(data), data)
+
+
+def _pdf_file(objects: list[bytes]) -> bytes:
+    """Objects numbered from 1 in order, with their cross-reference table."""
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")
     offsets = []

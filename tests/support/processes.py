@@ -103,7 +103,9 @@ class Cluster:
             )
         await _wait_until_ready(instance.url, instance.process, instance.log)
 
-    async def start_worker(self, *, concurrency: int = 2) -> asyncio.subprocess.Process:
+    async def start_worker(
+        self, *, concurrency: int = 2, extra_env: dict[str, str] | None = None
+    ) -> asyncio.subprocess.Process:
         log = self.workdir / f"worker-{len(self.workers)}.log"
         with log.open("ab") as output:
             process = await asyncio.create_subprocess_exec(
@@ -113,7 +115,7 @@ class Cluster:
                 "worker",
                 "--concurrency",
                 str(concurrency),
-                env=self.env(),
+                env=self.env() | (extra_env or {}),
                 cwd=self.workdir,
                 stdout=output,
                 stderr=output,

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from concurrent.futures import Executor
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from parley.db.engine import SessionFactory
 from parley.db.models import Upload, UploadStatus
 from parley.db.unit_of_work import UnitOfWork
 from parley.processing.detect import FileKind
 from parley.processing.in_place import preview_in_place
+from parley.processing.pool import ProcessingPool
 from parley.processing.previews import PreviewSummary, RejectedFileError, make_preview
 from parley.realtime.publisher import EventPublisher
 from parley.repositories.upload_jobs import Claim, UploadJobs
@@ -36,6 +36,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +61,13 @@ class UploadProcessor:
         jobs: UploadJobs,
         storage: Storage,
         events: EventPublisher,
-        executor: Executor | None,
+        pool: ProcessingPool | None,
         limits: ProcessingLimits,
     ) -> None:
         self._jobs = jobs
         self._storage = storage
         self._events = events
-        self._executor = executor
+        self._pool = pool
         self._limits = limits
 
     async def __call__(self, command: ProcessUpload) -> None:
@@ -113,22 +115,24 @@ class UploadProcessor:
 
     async def _preview(self, upload: Upload) -> PreviewSummary:
         kind, max_pixels = FileKind(upload.content_type), self._limits.max_pixels
-        loop = asyncio.get_running_loop()
         original = self._storage.local_path(upload.storage_key)
         thumbnail = self._storage.local_path(thumbnail_key(upload))
         if original is not None and thumbnail is not None:
             # On a local disk the processing process reads and writes the files itself:
             # megabytes neither cross its pipe nor pass through this event loop.
-            return await loop.run_in_executor(
-                self._executor, preview_in_place, kind, original, thumbnail, max_pixels
-            )
+            return await self._process(preview_in_place, kind, original, thumbnail, max_pixels)
         data = await self._storage.read(upload.storage_key)
-        preview = await loop.run_in_executor(self._executor, make_preview, kind, data, max_pixels)
+        preview = await self._process(make_preview, kind, data, max_pixels)
         if preview.thumbnail is not None:
             await self._storage.write(thumbnail_key(upload), _once(preview.thumbnail))
         if preview.cleaned is not None:
             await self._storage.write(upload.storage_key, _once(preview.cleaned))
         return preview.summary
+
+    async def _process(self, function: Callable[..., _T], *args: object) -> _T:
+        if self._pool is None:  # no processing pool (tests): a thread, without a CPU limit
+            return await asyncio.to_thread(function, *args)
+        return await self._pool.run(function, *args)
 
     async def _finish(self, claim: Claim, preview: PreviewSummary) -> None:
         """The outcome recorded and the file posted in its room, both or neither: if our

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from parley.core.settings import Settings
 from parley.db.engine import SessionFactory
 from parley.observability.metrics import Metrics
+from parley.processing.pool import ProcessingPool
 from parley.realtime.publisher import EventPublisher
 from parley.repositories.upload_jobs import UploadJobs
 from parley.services.upload_processing import ProcessingLimits, UploadProcessor, UploadSweeper
@@ -74,10 +73,9 @@ async def worker_runtime(
 ) -> AsyncIterator[WorkerRuntime]:
     concurrency = concurrency or settings.worker_concurrency
     # Decoding images and parsing PDFs is CPU work: it runs in other processes, so one big
-    # file never stalls the event loop (spawned, not forked: no copied loop or sockets).
-    executor = ProcessPoolExecutor(
-        max_workers=concurrency, mp_context=multiprocessing.get_context("spawn")
-    )
+    # file never stalls the event loop. A file may take half a job's time of their CPU: a
+    # job that waited for a process behind another file still has the rest.
+    pool = ProcessingPool(concurrency, cpu_seconds=settings.job_timeout / 2)
     jobs_at_once = concurrency * JOBS_PER_PROCESS
     dispatcher = Dispatcher()
     dispatcher.register(
@@ -86,7 +84,7 @@ async def worker_runtime(
             UploadJobs(engine),
             storage,
             events,
-            executor,
+            pool,
             ProcessingLimits(
                 lease=settings.job_reclaim_after,
                 max_attempts=settings.job_max_attempts,
@@ -108,4 +106,4 @@ async def worker_runtime(
             UploadSweeper(session_factory, queue, stale_after=settings.job_reclaim_after),
         )
     finally:
-        executor.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown()
