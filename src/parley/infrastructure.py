@@ -18,6 +18,7 @@ from parley.tasks.redis_queue import RedisTaskQueue
 
 __all__ = [
     "PRESENCE_TTL_SECONDS",
+    "REDIS_REPLY_TIMEOUT_SECONDS",
     "build_broker",
     "build_presence",
     "build_queue",
@@ -30,11 +31,24 @@ __all__ = [
 PRESENCE_TTL_SECONDS = 20.0
 
 
+# The longest Parley waits for a Redis reply (and for a connection): its longest command
+# blocks for half a second (a worker's claim). Without it, a Redis that stops answering with
+# the connection left open (a host gone, a partition) would hold a caller until TCP gives up,
+# hours later. redis-py 8 has the same default; set here, it does not hang on one.
+REDIS_REPLY_TIMEOUT_SECONDS = 5.0
+
+
 def redis_client(url: str) -> redis.Redis:
     # Health checks PING a connection idle for 10 s, so a silently dropped one is noticed;
     # TCP keepalive as well, where there is TCP (redis-py refuses it for a Unix socket).
     keepalive = {} if url.startswith("unix:") else {"socket_keepalive": True}
-    return redis.Redis.from_url(url, health_check_interval=10, **keepalive)
+    return redis.Redis.from_url(
+        url,
+        health_check_interval=10,
+        socket_timeout=REDIS_REPLY_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_REPLY_TIMEOUT_SECONDS,
+        **keepalive,
+    )
 
 
 def build_broker(client: redis.Redis | None) -> Broker:

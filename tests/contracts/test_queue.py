@@ -11,13 +11,16 @@ from typing import ClassVar
 
 import pytest
 import redis.asyncio as redis
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from parley.infrastructure import REDIS_REPLY_TIMEOUT_SECONDS, redis_client
 from parley.tasks.commands import Command, register_command
 from parley.tasks.dispatcher import Dispatcher
 from parley.tasks.memory_queue import MemoryTaskQueue
 from parley.tasks.queue import TaskQueue
 from parley.tasks.redis_queue import RedisTaskQueue
 from parley.tasks.worker import Worker, WorkerConfig
+from tests.support.processes import RedisServer
 
 
 @register_command
@@ -278,3 +281,24 @@ async def test_acking_several_leases_at_once_forgets_exactly_those(queue: TaskQu
     await queue.ack([])  # nothing to ack is not an error
     stats = await queue.stats()
     assert (stats.depth, stats.in_flight, stats.dead) == (0, 0, 0)
+
+
+async def test_a_claim_from_a_redis_that_stopped_answering_fails_in_time(
+    private_redis: RedisServer,
+) -> None:
+    """Redis gone silent with the connection open (a host lost, a partition): the claim fails
+    within the reply timeout, so the worker logs it, retries and notices SIGTERM, instead of
+    waiting for TCP to give up; once Redis answers again, claims work."""
+    client = redis_client(private_redis.url)
+    queue = RedisTaskQueue(client, namespace="t", reclaim_after=30)
+    try:
+        assert await queue.claim("c", 1, wait=0.1) == []  # the group exists
+        private_redis.freeze()
+        async with asyncio.timeout(REDIS_REPLY_TIMEOUT_SECONDS + 5):
+            with pytest.raises(RedisTimeoutError):
+                await queue.claim("c", 1, wait=0.5)
+        private_redis.thaw()
+        assert await queue.claim("c", 1, wait=0.1) == []
+    finally:
+        private_redis.thaw()
+        await client.aclose()
