@@ -164,7 +164,7 @@ class Hub:
             await self._broker.unsubscribe(f"{self._room_prefix}{room_id}")
 
     def _detach(self, connection: Connection, room_id: uuid.UUID) -> bool:
-        """True when no local socket watches the room now."""
+        """Take the socket off the room's list; True when no local socket watches it now."""
         room = self._rooms.get(room_id)
         if room is None:
             return False
