@@ -242,3 +242,20 @@ async def test_a_frame_the_socket_cannot_take_now_goes_through_send_and_keeps_it
     assert len(counted) == 3
     assert socket.seqs() == [1, 2, 3, 4]
     assert socket.written_now == written_now + 1
+
+
+async def test_a_user_who_leaves_during_a_catch_up_gets_nothing_past_their_departure(
+    socket: Socket,
+) -> None:
+    room = StoredRoom(last=10)  # 5 says they left; 6 to 10 came after
+    connection = _connection(socket, room)
+    socket.open.clear()  # the catch-up is on its way when they leave
+    connection.subscribe(ROOM, since_seq=0)
+    await _settle()
+    connection.deliver(RoomEvent(ROOM, message_event(5)))
+    connection.depart(ROOM, 5, json.dumps({"type": "unsubscribed", "reason": "left"}))
+    socket.open.set()
+    await _settle()
+    assert socket.seqs() == [1, 2, 3, 4, 5]
+    assert socket.types()[-1] == "unsubscribed"
+    assert not connection.is_subscribed(ROOM)

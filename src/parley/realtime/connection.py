@@ -77,15 +77,20 @@ def _step(last_seq: int | None, seq: int | None) -> _Step:
 
 
 class _Subscription:
-    """One room on one socket: the last seq written (None until its catch-up is done), and
-    whether it still stands. A subscription made again is a new object, so a write that
-    was awaited meanwhile cannot touch the new one."""
+    """One room on one socket: the last seq written (None until its catch-up is done),
+    whether it still stands, and the last seq it may ever write (``until``: its user left
+    the room). A subscription made again is a new object, so a write that was awaited
+    meanwhile cannot touch the new one."""
 
-    __slots__ = ("active", "last_seq")
+    __slots__ = ("active", "last_seq", "until")
 
     def __init__(self) -> None:
         self.last_seq: int | None = None
         self.active = True
+        self.until: int | None = None
+
+    def allows(self, seq: int) -> bool:
+        return self.until is None or seq <= self.until
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,12 +258,15 @@ class Connection:
         if subscription is not None:
             subscription.active = False
 
-    def depart(self, room_id: uuid.UUID, frame: str) -> None:
-        """The user left the room: end its subscription, then send ``frame``, once what is
-        queued for the room before the departure is written (the "left" message among it)."""
+    def depart(self, room_id: uuid.UUID, last_seq: int | None, frame: str) -> None:
+        """The user left the room with message ``last_seq``: end the subscription, then send
+        ``frame``, once what is queued for the room before the departure is written (the
+        "left" message among it), and nothing after ``last_seq`` (a catch-up running now
+        stops there)."""
         subscription = self._subscriptions.get(room_id)
         if subscription is None:
             return
+        subscription.until = last_seq
         if self._writer_idle():
             self.unsubscribe(room_id)
             self.send(frame)
@@ -363,7 +371,7 @@ class Connection:
             return  # unsubscribed since the event was queued
         event = item.event
         step = _step(subscription.last_seq, event.seq)
-        if step is _SKIP:
+        if step is _SKIP or (event.seq is not None and not subscription.allows(event.seq)):
             return
         if step is _FILL_FIRST:
             assert event.seq is not None  # noqa: S101  (only seq'd events leave a gap)
@@ -415,7 +423,11 @@ class Connection:
             for event in page:
                 seq = event.seq
                 assert seq is not None  # noqa: S101  (stored messages all have one)
-                if not subscription.active or (upto is not None and seq > upto):
+                if (
+                    not subscription.active
+                    or (upto is not None and seq > upto)
+                    or not subscription.allows(seq)
+                ):
                     return
                 await self._write(event.frame)
                 self._on_delivered(None)

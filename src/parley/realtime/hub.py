@@ -258,9 +258,8 @@ class Hub:
             if event.departing_user == connection.user_id:
                 # They left: this message is the last they get from the room, after those
                 # still queued for them.
-                connection.depart(
-                    room.id, UnsubscribedFrame(room_id=room.id, reason="left").model_dump_json()
-                )
+                left = UnsubscribedFrame(room_id=room.id, reason="left").model_dump_json()
+                connection.depart(room.id, event.seq, left)
                 self._spawn(self._let_go(connection, room.id))
         return written
 
