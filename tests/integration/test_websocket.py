@@ -66,6 +66,21 @@ async def test_no_auth_frame_in_time_closes_4001(
     assert await socket.closed_with(within=5) == 4001
 
 
+async def test_authenticating_while_the_database_refuses_connections_closes_1013(
+    settings: Settings,
+) -> None:
+    """asyncpg's refused connection reaches Parley untranslated by SQLAlchemy: still an
+    outage (try again), not a bad token and not an internal error."""
+    nowhere = settings.model_copy(
+        update={"database_url": "postgresql+asyncpg://postgres@127.0.0.1:9/parley"}
+    )
+    token = AccessTokenCodec(TEST_SECRET_KEY, ttl_seconds=60).issue(uuid.uuid4())
+    async with serve_in_process(nowhere) as url:
+        socket = await WsClient.open(url)
+        await socket.send({"type": "auth", "token": token})
+        assert await socket.closed_with() == 1013
+
+
 def _nearly_expired_token(account: Account) -> str:
     """An access token with about a second left to live."""
     codec = AccessTokenCodec(TEST_SECRET_KEY, ttl_seconds=60)

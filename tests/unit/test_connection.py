@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from dataclasses import replace
 
 import pytest
 from sqlalchemy.exc import DBAPIError
@@ -119,16 +120,26 @@ async def test_an_unsubscribed_room_gets_nothing_more(socket: Socket) -> None:
 
 
 class UnreachableRoom(StoredRoom):
-    """A room whose messages cannot be read: the database is away."""
+    """A room whose messages cannot be read: the database is away, as SQLAlchemy reports a
+    connection lost, or as asyncpg's refused connection comes through it, untranslated."""
+
+    def __init__(self, last: int, error: Exception) -> None:
+        super().__init__(last)
+        self.error = error
 
     async def after(self, room_id: uuid.UUID, after_seq: int, limit: int = 200) -> list[Outbound]:
-        raise DBAPIError("SELECT ...", {}, OSError("connection refused"))
+        raise self.error
 
 
+@pytest.mark.parametrize(
+    "error",
+    [DBAPIError("SELECT ...", {}, OSError("connection lost")), ConnectionRefusedError()],
+    ids=["lost", "refused"],
+)
 async def test_a_catch_up_the_database_cannot_serve_closes_1013_to_resume_later(
-    socket: Socket,
+    socket: Socket, error: Exception
 ) -> None:
-    connection = _connection(socket, UnreachableRoom(last=5))
+    connection = _connection(socket, UnreachableRoom(last=5, error=error))
     connection.subscribe(ROOM, since_seq=1)
     await _settle()
     assert connection.close_code == CLOSE_TRY_AGAIN_LATER
@@ -259,3 +270,28 @@ async def test_a_user_who_leaves_during_a_catch_up_gets_nothing_past_their_depar
     assert socket.seqs() == [1, 2, 3, 4, 5]
     assert socket.types()[-1] == "unsubscribed"
     assert not connection.is_subscribed(ROOM)
+
+
+class RoomLeftAt(StoredRoom):
+    """Messages 1 to ``last``; message ``left`` says that USER left the room."""
+
+    def __init__(self, last: int, left: int) -> None:
+        super().__init__(last)
+        self.left = left
+
+    async def after(self, room_id: uuid.UUID, after_seq: int, limit: int = 200) -> list[Outbound]:
+        page = await super().after(room_id, after_seq, limit)
+        return [
+            replace(event, departing_user=USER) if event.seq == self.left else event
+            for event in page
+        ]
+
+
+async def test_a_catch_up_stops_at_the_message_that_says_its_user_left(socket: Socket) -> None:
+    """The live "left" event is late (lost on the broker, filled later): the catch-up reads
+    it first, and writes nothing after it."""
+    connection = _connection(socket, RoomLeftAt(last=10, left=5))
+    connection.subscribe(ROOM, since_seq=0)
+    await _settle()
+    assert socket.seqs() == [1, 2, 3, 4, 5]
+    assert not connection.is_subscribed(ROOM)  # typing there needs membership again

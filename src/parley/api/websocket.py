@@ -59,6 +59,8 @@ class _SocketEndpoint:
         await session.run()
 
 
+_NOT_AN_AUTH_FRAME = "the first frame must be an auth frame"
+
 router = APIRouter()
 router.routes.append(WebSocketRoute("/ws", _SocketEndpoint(), name="websocket"))
 
@@ -68,15 +70,20 @@ async def _authenticate(websocket: WebSocket, state: AppState) -> tuple[User, Ac
     try:
         async with asyncio.timeout(AUTH_TIMEOUT_SECONDS):
             text = await websocket.receive_text()
-        return await _verify(text, state)
     except WebSocketDisconnect:
         return None
     except TimeoutError:
         await websocket.close(CLOSE_UNAUTHORIZED, "no auth frame within 10 seconds")
+        return None
+    except (KeyError, RuntimeError):  # a binary frame, or the socket no longer open
+        await websocket.close(CLOSE_UNAUTHORIZED, _NOT_AN_AUTH_FRAME)
+        return None
+    try:
+        return await _verify(text, state)
     except NotAuthenticated as error:
         await websocket.close(CLOSE_UNAUTHORIZED, error.detail[:120])
-    except (ValueError, KeyError, RuntimeError):
-        await websocket.close(CLOSE_UNAUTHORIZED, "the first frame must be an auth frame")
+    except ValueError:
+        await websocket.close(CLOSE_UNAUTHORIZED, _NOT_AN_AUTH_FRAME)
     except DATABASE_UNREACHABLE:
         # The account could not be read: not the client's fault, and worth trying again.
         log.warning("database unavailable while authenticating a socket")

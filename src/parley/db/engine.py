@@ -39,8 +39,15 @@ READS_ONLY = "parley_reads_only"
 AUTOCOMMIT: Mapping[str, Any] = MappingProxyType({"isolation_level": "AUTOCOMMIT"})
 
 # What reading or writing raises while the database is away: the driver's error (a connection
-# refused, lost or killed), or the pool's when no connection came free in time.
-DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (DBAPIError, PoolTimeoutError)
+# lost or killed, or refused by the server), the pool's when no connection came free in time,
+# and what asyncpg raises while connecting, which SQLAlchemy passes on untranslated (a
+# connection refused by the host, a connect that timed out).
+DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (
+    DBAPIError,
+    PoolTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:

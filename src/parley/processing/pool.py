@@ -68,12 +68,12 @@ def within_cpu_seconds(seconds: float, function: Callable[..., _T], *args: objec
     """``function(*args)``, stopped with ``RejectedFileError`` once this process has spent
     ``seconds`` of CPU on it. Runs in a processing process's main thread, the only one
     where Python delivers signals."""
-    with _cpu_limit(seconds):
-        try:
+    try:
+        with _cpu_limit(seconds):
             return function(*args)
-        except _OutOfTime:
-            msg = f"the file took more than {seconds:g} s of CPU to process"
-            raise RejectedFileError(msg) from None
+    except _OutOfTime:  # out here: the timer may also fire as the limit is being lifted
+        msg = f"the file took more than {seconds:g} s of CPU to process"
+        raise RejectedFileError(msg) from None
 
 
 class _OutOfTime(BaseException):

@@ -278,7 +278,9 @@ class Connection:
         return list(self._subscriptions)
 
     def is_subscribed(self, room_id: uuid.UUID) -> bool:
-        return room_id in self._subscriptions
+        """Subscribed, and its user has not left the room."""
+        subscription = self._subscriptions.get(room_id)
+        return subscription is not None and subscription.until is None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -331,15 +333,15 @@ class Connection:
                 # Told to end, it still writes what came in meanwhile.
                 if not await parked and not outbox:
                     return
+        except DATABASE_UNREACHABLE:  # before OSError: a refused connection is one
+            # A catch-up or a gap could not be read: the client resumes from its last seq.
+            log.warning("database unavailable while writing to a socket")
+            self.close(CLOSE_TRY_AGAIN_LATER, "database unavailable: reconnect and resume")
         except OSError:  # the client is gone (ASGI servers raise OSError subclasses)
             self.close(None)
         except RuntimeError as error:  # the socket was closed while frames waited
             log.debug("socket closed under its writer: %s", error)
             self.close(None)
-        except DATABASE_UNREACHABLE:
-            # A catch-up or a gap could not be read: the client resumes from its last seq.
-            log.warning("database unavailable while writing to a socket")
-            self.close(CLOSE_TRY_AGAIN_LATER, "database unavailable: reconnect and resume")
         except Exception:
             log.exception("writing to the socket failed")
             self.close(CLOSE_INTERNAL_ERROR, "internal error")
@@ -432,5 +434,7 @@ class Connection:
                 await self._write(event.frame)
                 self._on_delivered(None)
                 subscription.last_seq = seq
+                if event.departing_user == self.user_id:
+                    subscription.until = seq  # they left here; the hub's departure follows
             if len(page) < PAGE_SIZE:
                 return
