@@ -16,8 +16,8 @@ from starlette.websockets import WebSocketState
 
 from parley.core.errors import NotFound, ParleyError
 from parley.core.logging import context as log_context
-from parley.db.engine import DATABASE_UNREACHABLE
 from parley.db.models import User
+from parley.db.outage import DATABASE_UNREACHABLE
 from parley.realtime.connection import CLOSE_INTERNAL_ERROR, AsgiSend, Connection
 from parley.realtime.direct_write import write_now_of
 from parley.realtime.frames import (

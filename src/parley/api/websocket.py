@@ -13,8 +13,8 @@ from starlette.types import Receive, Scope, Send
 from parley.api.error_handlers import error_response
 from parley.api.socket_session import CLOSE_UNAUTHORIZED, SocketSession
 from parley.core.errors import NotAuthenticated, RateLimited
-from parley.db.engine import DATABASE_UNREACHABLE
 from parley.db.models import User
+from parley.db.outage import DATABASE_UNREACHABLE
 from parley.realtime.connection import CLOSE_TRY_AGAIN_LATER
 from parley.realtime.frames import AuthFrame, ReadyFrame, client_frame
 from parley.repositories.users import UserRepository

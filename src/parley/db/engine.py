@@ -9,8 +9,6 @@ from typing import Any, TypeAlias
 import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,7 +18,6 @@ from sqlalchemy.ext.asyncio import (
 
 __all__ = [
     "AUTOCOMMIT",
-    "DATABASE_UNREACHABLE",
     "READS_ONLY",
     "SessionFactory",
     "create_engine",
@@ -37,17 +34,6 @@ READS_ONLY = "parley_reads_only"
 # The execution options of statements that commit as they run, on PostgreSQL: no ``BEGIN``
 # before them and no ``COMMIT`` after. Read-only: every caller shares this one.
 AUTOCOMMIT: Mapping[str, Any] = MappingProxyType({"isolation_level": "AUTOCOMMIT"})
-
-# What reading or writing raises while the database is away: the driver's error (a connection
-# lost or killed, or refused by the server), the pool's when no connection came free in time,
-# and what asyncpg raises while connecting, which SQLAlchemy passes on untranslated (a
-# connection refused by the host, a connect that timed out).
-DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (
-    DBAPIError,
-    PoolTimeoutError,
-    ConnectionError,
-    TimeoutError,
-)
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any, TypeAlias
 
-from parley.db.engine import DATABASE_UNREACHABLE
+from parley.db.outage import DATABASE_UNREACHABLE
 from parley.realtime.direct_write import WriteNow, text_frame
 from parley.realtime.envelope import Outbound
 from parley.realtime.frames import SubscribedFrame
