@@ -14,9 +14,11 @@ from fastapi.staticfiles import StaticFiles
 
 from parley import __version__
 from parley.api import websocket
+from parley.api.body_limit import BodyLimits
 from parley.api.error_handlers import install_error_handlers
 from parley.api.openapi import install_openapi
-from parley.api.routers import auth, health, messages, rooms, uploads, users, web
+from parley.api.routers import auth, docs, health, messages, rooms, uploads, users, web
+from parley.core.private_files import prepare_data_dir
 from parley.core.secret_key import with_secret_key
 from parley.core.settings import Settings
 from parley.db.engine import create_engine, create_read_session_factory, create_session_factory
@@ -91,11 +93,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Real-time chat and background tasks.",
         lifespan=lifespan,
-        docs_url="/docs" if settings.api_docs else None,
+        docs_url=None,  # served from the package's own assets, below (``routers/docs.py``)
         redoc_url=None,
         openapi_url="/openapi.json" if settings.api_docs else None,
+        # A redirect to the path with(out) its trailing slash is built from the Host header,
+        # which a client chooses: the API answers 404 instead of sending anyone elsewhere.
+        redirect_slashes=False,
     )
     install_error_handlers(app)
+    # Inside the observability, so that its 413s and 408s are logged and counted as any.
+    app.add_middleware(
+        BodyLimits,
+        max_bytes=settings.max_body_bytes,
+        timeout=settings.body_timeout,
+        upload_min_rate=settings.upload_min_rate,
+    )
     app.add_middleware(RequestObservability, metrics=metrics)
     if settings.cors_origins:
         app.add_middleware(
@@ -112,6 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(websocket.router)
     app.include_router(web.router)
     install_openapi(app)
+    if settings.api_docs:
+        app.include_router(docs.router)
+        app.mount(docs.ASSETS_PATH, docs.assets(), name="docs-assets")
     app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
     return app
 
@@ -120,7 +135,8 @@ async def _build_state(
     settings: Settings, metrics: Metrics, stack: contextlib.AsyncExitStack
 ) -> AppState:
     if settings.is_embedded:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Private (0700, its files 0600), and the database made 0600 before SQLite opens it.
+        await asyncio.to_thread(prepare_data_dir, settings)
     engine = create_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
     stack.push_async_callback(engine.dispose)
     if settings.is_embedded:

@@ -1,23 +1,35 @@
-"""The ``parley`` command: ``serve``, ``worker``, ``migrate`` and ``queue``."""
+"""The parley command: serve, worker, migrate and queue."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging.config
+import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from pydantic import ValidationError
 
 from parley.core.errors import ConfigurationError
-from parley.core.logging import logging_config
+from parley.core.logging import configure_logging
+from parley.core.private_files import prepare_data_dir
 from parley.core.secret_key import with_secret_key
 from parley.core.settings import Settings
 from parley.db.engine import create_engine
-from parley.db.migrate import upgrade_to_head
+from parley.db.migrate import schema_state, upgrade_to_head
+from parley.diagnosis import explain, explain_settings
 from parley.server import build_server
 from parley.worker_process import queue_report, run_worker
 
 __all__ = ["main"]
+
+log = logging.getLogger("parley.cli")
+
+# Exit codes: the settings or the options cannot work (2), or what they point at is not
+# there or not answering (1).
+_EXIT_CONFIGURATION = 2
+_EXIT_UNAVAILABLE = 1
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -25,19 +37,41 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         settings = Settings()
+    except ValidationError as error:
+        _fail(explain_settings(error), _EXIT_CONFIGURATION, error)
+    try:
         args.run(settings, args)
-    except ConfigurationError as error:
-        print(f"parley: configuration error: {error}", file=sys.stderr)  # noqa: T201
-        raise SystemExit(2) from error
+    except Exception as error:
+        message = explain(error, settings)
+        if message is None:
+            raise  # not the operator's to fix: a bug, with its traceback
+        code = _EXIT_CONFIGURATION if isinstance(error, ConfigurationError) else _EXIT_UNAVAILABLE
+        _fail(message, code, error)
+
+
+def _fail(message: str, code: int, error: BaseException) -> NoReturn:
+    for line in message.splitlines():
+        print(f"parley: {line}", file=sys.stderr)  # noqa: T201
+    raise SystemExit(code) from error
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="parley", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="parley",
+        description="Parley: real-time chat and background tasks. Settings come from "
+        "PARLEY_* environment variables (docs/operations.md).",
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the API, the WebSocket endpoint and the web UI")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    serve.add_argument("--port", type=_port, default=8000, help="port to bind (default 8000)")
+    serve.add_argument(
+        "--migrate",
+        action="store_true",
+        help="on PostgreSQL, apply the migrations first (otherwise serve refuses a schema "
+        "behind the code)",
+    )
     serve.set_defaults(run=_serve)
 
     migrate = commands.add_parser("migrate", help="apply the database migrations")
@@ -46,36 +80,73 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run background jobs from the Redis queue")
     worker.add_argument(
         "--concurrency",
-        type=int,
+        type=_bounded(1, 256),
         default=None,
-        help="processing processes; twice as many jobs at once (PARLEY_WORKER_CONCURRENCY)",
+        help="processing processes, 1 to 256; twice as many jobs at once "
+        "(default PARLEY_WORKER_CONCURRENCY)",
     )
     worker.add_argument(
-        "--metrics-port", type=int, default=None, help="serve Prometheus metrics on 127.0.0.1"
+        "--metrics-port", type=_port, default=None, help="serve Prometheus metrics on 127.0.0.1"
     )
     worker.set_defaults(run=_worker)
 
     queue = commands.add_parser("queue", help="show the queue: depth, in flight, dead letters")
-    queue.add_argument("--dead", type=int, default=20, help="dead letters to list (default 20)")
+    queue.add_argument(
+        "--dead", type=_bounded(0, 1000), default=20, help="dead letters to list, 0 to 1000 (20)"
+    )
     queue.set_defaults(run=_queue)
     return parser
 
 
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            msg = f"{text!r} is not a whole number"
+            raise argparse.ArgumentTypeError(msg) from None
+        if not low <= value <= high:
+            msg = f"{value} is out of range: {low} to {high}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return whole_number
+
+
+_port = _bounded(1, 65535)
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     settings = with_secret_key(settings)  # refuse a cluster config without a key, up front
+    configure_logging()  # JSON lines from here on (uvicorn installs the same again)
     if settings.is_embedded:
-        print(  # noqa: T201
-            f"parley: embedded default (SQLite, in-process broker and worker), "
-            f"data in {settings.data_dir.resolve()}",
-            file=sys.stderr,
+        log.info(
+            "embedded default (SQLite, in-process broker and worker), data in %s",
+            settings.data_dir.resolve(),
         )
+    else:
+        asyncio.run(_schema_ready(settings, migrate=args.migrate))
     build_server(settings, host=args.host, port=args.port).run()
+
+
+async def _schema_ready(settings: Settings, *, migrate: bool) -> None:
+    """Refuse to run on a schema behind the code: every request would fail on it."""
+    engine = create_engine(settings.effective_database_url, pool_size=1)
+    try:
+        if migrate:
+            await upgrade_to_head(engine)
+        state = await schema_state(engine)
+    finally:
+        await engine.dispose()
+    if not state.current:
+        msg = f"{state.describe()}: run `parley migrate` (or `parley serve --migrate`) first."
+        raise ConfigurationError(msg)
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> None:
     async def run() -> None:
         if settings.is_embedded:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            prepare_data_dir(settings)  # private, the database made 0600 before SQLite opens it
         engine = create_engine(settings.effective_database_url, pool_size=1)
         try:
             await upgrade_to_head(engine)
@@ -87,7 +158,9 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> None:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> None:
-    logging.config.dictConfig(logging_config())
+    if not settings.is_embedded:
+        asyncio.run(_schema_ready(settings, migrate=False))
+    configure_logging()
     # uvloop, as `parley serve` has through uvicorn: a worker's time per job is mostly event
     # loop (a claim's answer to the job's start), and uvloop's is the faster one. It comes with
     # uvicorn's standard extra wherever it builds; elsewhere the standard loop runs.

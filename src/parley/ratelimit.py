@@ -35,6 +35,11 @@ class RateLimiter(Protocol):
         """Count one attempt; None when allowed, else the seconds until one would be."""
         ...
 
+    async def peek(self, rule: Rule, identity: str) -> float | None:
+        """Count nothing; None when an attempt would be allowed now, else the seconds until
+        one would be. For limits on outcomes (failed sign-ins), counted once known."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -50,7 +55,18 @@ class LimitsRateLimiter:
         item = rule.item()
         if await self._strategy.hit(item, rule.name, identity):
             return None
-        stats = await self._strategy.get_window_stats(item, rule.name, identity)
+        return await self._wait(item, rule.name, identity)
+
+    async def peek(self, rule: Rule, identity: str) -> float | None:
+        if not self._enabled:
+            return None
+        item = rule.item()
+        if await self._strategy.test(item, rule.name, identity):
+            return None
+        return await self._wait(item, rule.name, identity)
+
+    async def _wait(self, item: RateLimitItem, name: str, identity: str) -> float:
+        stats = await self._strategy.get_window_stats(item, name, identity)
         return max(1.0, math.ceil(stats.reset_time - time.time()))
 
     async def close(self) -> None:

@@ -30,18 +30,28 @@ __all__ = ["AppState", "RateRules"]
 
 @dataclass(frozen=True, slots=True)
 class RateRules:
-    login: Rule
-    messages: Rule
+    login: Rule  # failed sign-ins, per client address and username
+    login_address: Rule  # failed sign-ins, per client address
+    register: Rule
+    messages: Rule  # sends and edits
     uploads: Rule
     connections: Rule
+    typing: Rule
+    rooms: Rule  # rooms and direct-message rooms created
+    members: Rule  # members added
 
     @classmethod
     def of(cls, settings: Settings) -> RateRules:
         return cls(
             login=Rule("login", settings.rate_limit_login),
+            login_address=Rule("login-address", settings.rate_limit_login_address),
+            register=Rule("registration", settings.rate_limit_register),
             messages=Rule("messages", settings.rate_limit_messages),
             uploads=Rule("uploads", settings.rate_limit_uploads),
             connections=Rule("connections", settings.rate_limit_connections),
+            typing=Rule("typing", settings.rate_limit_typing),
+            rooms=Rule("room-creation", settings.rate_limit_rooms),
+            members=Rule("member-addition", settings.rate_limit_members),
         )
 
 

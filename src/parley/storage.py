@@ -9,6 +9,10 @@ A storage on this machine's disk also gives a key's path (``local_path``), so th
 in another process (a preview made in the processing pool) reads and writes the file where it
 lies instead of shipping megabytes through a pipe; it writes with ``replace_file``, whole or
 not at all, as ``write`` does.
+
+Files on a local disk are private to the user Parley runs as, whatever the umask: each file
+is created 0600 and each directory 0700 (``parley.core.private_files``). Every process that
+shares the directory (instances, workers) must therefore run as that one user.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ import re
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
+
+from parley.core.private_files import create_private_file, make_private_dirs
 
 __all__ = ["LocalStorage", "MemoryStorage", "Storage", "StorageKeyError", "replace_file"]
 
@@ -61,14 +67,19 @@ class Storage(Protocol):
 def replace_file(path: Path, data: bytes) -> None:
     """Store ``data`` at ``path`` whole or not at all, from any process: readers, and a retry
     after a crash mid-write, find the previous file or the new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(path.parent)
     partial = _partial_path(path)
     try:
-        partial.write_bytes(data)
+        with _open_private(partial) as file:
+            file.write(data)
         partial.replace(path)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def _open_private(path: Path) -> BinaryIO:
+    return os.fdopen(create_private_file(path), "wb")
 
 
 def _partial_path(path: Path) -> Path:
@@ -85,10 +96,10 @@ class LocalStorage:
 
     async def write(self, key: str, chunks: AsyncIterable[bytes]) -> int:
         path = self._path(key)
-        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(make_private_dirs, path.parent)
         partial = _partial_path(path)
         size = 0
-        file = await asyncio.to_thread(partial.open, "wb")
+        file = await asyncio.to_thread(_open_private, partial)
         try:
             async for chunk in chunks:
                 size += len(chunk)

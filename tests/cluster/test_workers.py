@@ -6,10 +6,12 @@ import asyncio
 import signal
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import psutil
 import pytest
@@ -17,6 +19,12 @@ import redis.asyncio as redis
 
 from tests.support.factories import Account, Json, create_account, create_room, messages_of
 from tests.support.files import pdf_drawing_one_form_many_times, png
+from tests.support.process_trees import (
+    RESOURCE_TRACKER,
+    descendants,
+    processing_processes,
+    survivors,
+)
 from tests.support.processes import Cluster, RedisServer
 from tests.support.ws import WsClient
 
@@ -215,3 +223,63 @@ async def test_a_processing_process_killed_leaves_the_worker_working(setting: Se
     uploads = await _all_finished(api, account, ids, within=60)
     assert {u["status"] for u in uploads} == {"done"}  # it used to fail every one for good
     await _one_message_each(api, account, room_id, first + ids)
+
+
+async def test_a_worker_killed_leaves_none_of_its_processes_behind(setting: Setting) -> None:
+    """Killed as the kernel's OOM killer would: its processing processes and multiprocessing's
+    resource tracker end with it, rather than waiting for work forever (about 47 MB each)."""
+    api, account, room_id = setting.api, setting.account, setting.room_id
+    worker = await setting.cluster.start_worker(concurrency=2)
+    ids = await _upload_many(api, account, room_id, 4)
+    assert {u["status"] for u in await _all_finished(api, account, ids, within=60)} == {"done"}
+    helpers = descendants(worker.pid)
+    commands = [" ".join(helper.cmdline()) for helper in helpers]
+    assert sum(RESOURCE_TRACKER in command for command in commands) == 1, commands
+    assert len(helpers) >= 2, commands  # the tracker and at least one processing process
+    worker.send_signal(signal.SIGKILL)
+    await worker.wait()
+    assert await survivors(helpers, within=10) == []
+
+
+async def test_a_file_starved_of_cpu_is_rejected_once_for_its_cpu(
+    setting: Setting, postgres_url: str
+) -> None:
+    """On a loaded host a processing process gets a fraction of a core, and the job's clock
+    runs on. Here it gets none for twice the job's timeout (stopped, then let go): the file is
+    still rejected at its CPU limit, at its first attempt, and not retried."""
+    api, account, room_id = setting.api, setting.account, setting.room_id
+    worker = await setting.cluster.start_worker(
+        concurrency=1, extra_env={"PARLEY_JOB_TIMEOUT": "4"}
+    )
+    response = await api.post(
+        f"/api/rooms/{room_id}/uploads",
+        files={"file": ("forms.pdf", pdf_drawing_one_form_many_times(), "application/pdf")},
+        headers=account.headers,
+    )
+    assert response.status_code == 202, response.text
+    upload_id = response.json()["id"]
+    async with asyncio.timeout(60):  # spawned for the file's job
+        while not (started := processing_processes(worker.pid)):
+            await asyncio.sleep(0.02)
+    [processing] = started
+    processing.suspend()
+    await asyncio.sleep(8)
+    processing.resume()
+    [slow] = await _all_finished(api, account, [upload_id], within=60)
+    assert (slow["status"], slow["error"]) == (
+        "failed",
+        "the file took more than 2 s of CPU to process",
+    )
+    assert await _attempts(postgres_url, upload_id) == 1
+
+
+async def _attempts(postgres_url: str, upload_id: str) -> int:
+    """How many times a worker took the upload up."""
+    connection = await asyncpg.connect(postgres_url.replace("+asyncpg", ""))
+    try:
+        attempts: int = await connection.fetchval(
+            "SELECT attempts FROM uploads WHERE id = $1", uuid.UUID(upload_id)
+        )
+    finally:
+        await connection.close()
+    return attempts

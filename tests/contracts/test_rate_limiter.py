@@ -57,3 +57,16 @@ async def test_switched_off_it_never_limits(namespace: str, redis_connection: re
     ):
         rule, who = Rule("login", "1/minute"), _identity()
         assert [await limiter.hit(rule, who) for _ in range(5)] == [None] * 5
+        assert await limiter.peek(rule, who) is None
+
+
+async def test_a_peek_counts_nothing_and_sees_a_full_window(limiter: RateLimiter) -> None:
+    rule, who = Rule("login", "2/minute"), _identity()
+    assert [await limiter.peek(rule, who) for _ in range(5)] == [None] * 5  # nothing counted
+    await limiter.hit(rule, who)
+    assert await limiter.peek(rule, who) is None
+    await limiter.hit(rule, who)
+    wait = await limiter.peek(rule, who)
+    assert wait is not None
+    assert 1 <= wait <= 60
+    assert await limiter.peek(rule, _identity()) is None

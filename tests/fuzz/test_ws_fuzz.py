@@ -34,6 +34,7 @@ from tests.support.processes import free_port
 SERVER_FRAME_TYPES = {
     "ready", "subscribed", "unsubscribed", "ack", "message", "message.edited",
     "message.deleted", "typing", "presence", "upload", "error", "pong",
+    "room.added", "room.removed", "room.updated",
 }  # fmt: skip
 # Close codes the contract allows an authenticated socket to be closed with for what it sent:
 # a policy violation (too many bad frames), a frame over the size limit, a token of another user.

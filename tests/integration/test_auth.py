@@ -90,12 +90,16 @@ async def test_weak_or_malformed_registrations_are_422_with_the_field(
     assert [f["loc"] for f in error["fields"]] == [["body", field]]
 
 
-async def test_a_body_that_is_not_json_is_422(client: httpx.AsyncClient) -> None:
+async def test_a_body_that_is_not_json_is_400_saying_where(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/api/auth/register", content=b"{not json", headers={"content-type": "application/json"}
     )
-    assert response.status_code == 422
-    assert response.json()["error"] == "validation_error"
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "bad_request",
+        "detail": "The request body is not valid JSON: "
+        "Expecting property name enclosed in double quotes (at character 1).",
+    }
 
 
 async def test_login_returns_a_bearer_pair(client: httpx.AsyncClient) -> None:

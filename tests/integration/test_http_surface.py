@@ -25,7 +25,7 @@ async def test_liveness_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"]["database"] == "ok"
+    assert ready.json()["checks"] == {"database": "ok", "schema": "ok"}
 
 
 async def test_the_openapi_page_and_its_authorize_flow(client: httpx.AsyncClient) -> None:
@@ -148,7 +148,7 @@ async def test_readiness_fails_when_redis_is_gone(
     clustered = settings.model_copy(update={"redis_url": private_redis.url})
     async with serve_in_process(clustered) as url, httpx.AsyncClient(base_url=url) as client:
         ready = await client.get("/readyz")
-        assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+        assert ready.json()["checks"] == {"database": "ok", "schema": "ok", "redis": "ok"}
         await private_redis.kill()
         down = await client.get("/readyz")
         assert down.status_code == 503

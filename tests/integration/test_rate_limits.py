@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from parley.core.settings import RateLimitMode, Settings
-from tests.support.factories import create_account, create_room
+from tests.support.factories import create_account, create_room, unique_username
 from tests.support.processes import Cluster
 from tests.support.servers import serve_in_process
 from tests.support.ws import WsClient
@@ -25,9 +26,14 @@ async def limited(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         update={
             "rate_limits": RateLimitMode.ON,
             "rate_limit_login": "3/2 seconds",
+            "rate_limit_login_address": "5/minute",
+            "rate_limit_register": "5/minute",
             "rate_limit_messages": "3/2 seconds",
             "rate_limit_uploads": "2/2 seconds",
             "rate_limit_connections": "3/2 seconds",
+            "rate_limit_typing": "3/minute",
+            "rate_limit_rooms": "2/minute",
+            "rate_limit_members": "2/minute",
         }
     )
     async with (
@@ -37,20 +43,91 @@ async def limited(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def test_sign_in_attempts_trip_and_reset(limited: httpx.AsyncClient) -> None:
-    account = await create_account(limited)  # one login spent
-    body = {"username": account.username, "password": "wrong password"}
-    answers = [await limited.post("/api/auth/login", json=body) for _ in range(3)]
-    assert [a.status_code for a in answers] == [401, 401, 429]
+def _from(client: httpx.AsyncClient, address: str) -> httpx.AsyncClient:
+    """A client of the same server from another loopback address (all of 127/8 is local)."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=client.base_url, transport=transport, timeout=30)
+
+
+async def test_failed_sign_ins_trip_and_reset(limited: httpx.AsyncClient) -> None:
+    account = await create_account(limited)
+    right = {"username": account.username, "password": account.password}
+    wrong = {"username": account.username, "password": "wrong password"}
+    answers = [await limited.post("/api/auth/login", json=wrong) for _ in range(4)]
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
     refused = answers[-1]
     assert refused.json()["error"] == "rate_limited"
     assert 1 <= int(refused.headers["retry-after"]) <= 2
+    # Past the limit even the right password is refused from this address: no oracle.
+    assert (await limited.post("/api/auth/login", json=right)).status_code == 429
     # The OAuth2 form counts as a sign-in too.
-    form = await limited.post("/api/auth/token", data=body)
-    assert form.status_code == 429
+    assert (await limited.post("/api/auth/token", data=wrong)).status_code == 429
     await asyncio.sleep(2.1)
-    again = {"username": account.username, "password": account.password}
-    assert (await limited.post("/api/auth/login", json=again)).status_code == 200
+    assert (await limited.post("/api/auth/login", json=right)).status_code == 200
+
+
+async def test_successful_sign_ins_are_not_counted(limited: httpx.AsyncClient) -> None:
+    account = await create_account(limited)
+    right = {"username": account.username, "password": account.password}
+    answers = [await limited.post("/api/auth/login", json=right) for _ in range(6)]
+    assert [a.status_code for a in answers] == [200] * 6
+
+
+async def test_failures_from_elsewhere_do_not_lock_the_owner_out(
+    limited: httpx.AsyncClient,
+) -> None:
+    victim = await create_account(limited)
+    wrong = {"username": victim.username, "password": "wrong password"}
+    right = {"username": victim.username, "password": victim.password}
+    async with _from(limited, "127.0.0.2") as attacker, _from(limited, "127.0.0.3") as owner:
+        guesses = [await attacker.post("/api/auth/login", json=wrong) for _ in range(10)]
+        assert [a.status_code for a in guesses] == [401] * 3 + [429] * 7
+        signed_in = [await owner.post("/api/auth/login", json=right) for _ in range(3)]
+        assert [a.status_code for a in signed_in] == [200] * 3
+        # Its address has not failed for this name (nor at all): the form works as well.
+        assert (await owner.post("/api/auth/token", data=right)).status_code == 200
+
+
+async def test_failures_per_address_trip_across_usernames(limited: httpx.AsyncClient) -> None:
+    account = await create_account(limited)
+    async with _from(limited, "127.0.0.4") as sprayer, _from(limited, "127.0.0.5") as other:
+        answers = [
+            await sprayer.post(
+                "/api/auth/login", json={"username": f"nobody{n}", "password": "guess"}
+            )
+            for n in range(6)
+        ]
+        assert [a.status_code for a in answers] == [401] * 5 + [429]
+        right = {"username": account.username, "password": account.password}
+        assert (await sprayer.post("/api/auth/login", json=right)).status_code == 429
+        assert (await other.post("/api/auth/login", json=right)).status_code == 200
+
+
+async def test_parallel_guesses_get_no_more_than_the_limit_and_the_hashing_slots(
+    limited: httpx.AsyncClient,
+) -> None:
+    account = await create_account(limited)
+    wrong = {"username": account.username, "password": "wrong password"}
+    answers = await asyncio.gather(
+        *(limited.post("/api/auth/login", json=wrong) for _ in range(30))
+    )
+    statuses = [a.status_code for a in answers]
+    assert set(statuses) == {401, 429}
+    # Counted inside the hashing slot: at most one guess per other slot slips past the limit.
+    assert statuses.count(401) <= 3 + (len(os.sched_getaffinity(0)) - 1)
+
+
+async def test_registrations_trip_per_address(limited: httpx.AsyncClient) -> None:
+    async def register(client: httpx.AsyncClient) -> httpx.Response:
+        body = {"username": unique_username(), "password": "correct horse battery"}
+        return await client.post("/api/auth/register", json=body)
+
+    answers = [await register(limited) for _ in range(6)]
+    assert [a.status_code for a in answers] == [201] * 5 + [429]
+    assert answers[-1].json()["error"] == "rate_limited"
+    assert 1 <= int(answers[-1].headers["retry-after"]) <= 60
+    async with _from(limited, "127.0.0.6") as elsewhere:
+        assert (await register(elsewhere)).status_code == 201
 
 
 async def test_message_sends_trip_on_rest_and_websocket_together(
@@ -107,6 +184,73 @@ async def test_new_connections_trip_at_the_handshake(limited: httpx.AsyncClient)
     await WsClient.authenticated(str(limited.base_url), account.access_token)
 
 
+async def test_typing_past_its_limit_is_dropped_silently(limited: httpx.AsyncClient) -> None:
+    typist, reader = await create_account(limited), await create_account(limited)
+    room_id = (await create_room(limited, typist))["id"]
+    joined = await limited.post(f"/api/rooms/{room_id}/join", headers=reader.headers)
+    assert joined.status_code == 200
+    base_url = str(limited.base_url)
+    listener = await WsClient.authenticated(base_url, reader.access_token)
+    assert (await listener.subscribe(room_id))["type"] == "subscribed"
+    socket = await WsClient.authenticated(base_url, typist.access_token)
+    for _ in range(10):
+        await socket.send({"type": "typing", "room_id": room_id})
+    await socket.send({"type": "ping"})
+    assert (await socket.recv())["type"] == "pong"  # no error frame before it: silently dropped
+    for _ in range(3):
+        assert (await listener.recv_type("typing"))["user"]["username"] == typist.username
+    await listener.no_frame({"typing"}, within=1)
+
+
+async def test_edits_count_as_sends(limited: httpx.AsyncClient) -> None:
+    account = await create_account(limited)
+    room_id = (await create_room(limited, account))["id"]
+    url = f"/api/rooms/{room_id}/messages"
+    posted = await limited.post(url, json={"body": "first"}, headers=account.headers)
+    assert posted.status_code == 201
+    edit_url = f"{url}/{posted.json()['id']}"
+    edits = [
+        await limited.patch(edit_url, json={"body": f"edit {n}"}, headers=account.headers)
+        for n in range(3)
+    ]
+    assert [e.status_code for e in edits] == [200, 200, 429]
+    assert 1 <= int(edits[-1].headers["retry-after"]) <= 2
+    [message] = (await limited.get(url, headers=account.headers)).json()["items"]
+    assert message["body"] == "edit 1"
+
+
+async def test_room_and_direct_room_creations_trip_together(limited: httpx.AsyncClient) -> None:
+    alice, bob, carol = [await create_account(limited) for _ in range(3)]
+    made = await limited.post("/api/dm", json={"username": bob.username}, headers=alice.headers)
+    assert made.status_code == 201
+    assert (await create_room(limited, alice))["name"]
+    refused = await limited.post("/api/rooms", json={"name": "third"}, headers=alice.headers)
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "rate_limited"
+    # Opening the direct room that exists creates nothing and is answered; a new one is not.
+    again = await limited.post("/api/dm", json={"username": bob.username}, headers=alice.headers)
+    assert (again.status_code, again.json()["id"]) == (200, made.json()["id"])
+    new = await limited.post("/api/dm", json={"username": carol.username}, headers=alice.headers)
+    assert new.status_code == 429
+    mine = (await limited.get("/api/rooms", headers=alice.headers)).json()
+    assert len(mine) == 2  # the refused direct room was not made
+    assert (await limited.get("/api/rooms", headers=carol.headers)).json() == []
+
+
+async def test_member_additions_trip(limited: httpx.AsyncClient) -> None:
+    owner, *others = [await create_account(limited) for _ in range(4)]
+    room_id = (await create_room(limited, owner))["id"]
+    url = f"/api/rooms/{room_id}/members"
+    added = [
+        await limited.post(url, json={"username": other.username}, headers=owner.headers)
+        for other in others
+    ]
+    assert [a.status_code for a in added] == [204, 204, 429]
+    assert 1 <= int(added[-1].headers["retry-after"]) <= 60
+    members = (await limited.get(f"/api/rooms/{room_id}", headers=owner.headers)).json()["members"]
+    assert len(members) == 3
+
+
 async def test_two_instances_share_their_limits(postgres_url: str, tmp_path: Path) -> None:
     cluster = Cluster(
         postgres_url,
@@ -126,11 +270,13 @@ async def test_two_instances_share_their_limits(postgres_url: str, tmp_path: Pat
             httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as first,
             httpx.AsyncClient(base_url=cluster.url(1), timeout=30) as second,
         ):
-            account = await create_account(first)  # one sign-in on the first instance
-            body = {"username": account.username, "password": account.password}
-            assert (await first.post("/api/auth/login", json=body)).status_code == 200
-            assert (await second.post("/api/auth/login", json=body)).status_code == 200
-            assert (await second.post("/api/auth/login", json=body)).status_code == 200
+            account = await create_account(first)
+            body = {"username": account.username, "password": "wrong password"}
+            failures = [
+                await client.post("/api/auth/login", json=body)
+                for client in (first, second, second, first)
+            ]
+            assert [f.status_code for f in failures] == [401] * 4
             # The fifth, on either instance, is one too many for the cluster.
             assert (await first.post("/api/auth/login", json=body)).status_code == 429
             assert (await second.post("/api/auth/login", json=body)).status_code == 429

@@ -209,6 +209,50 @@ async def test_a_direct_room_takes_no_extra_members(client: httpx.AsyncClient) -
     assert response.status_code == 403
 
 
+@pytest.mark.parametrize("leavers", [("bob",), ("alice",), ("alice", "bob")])
+async def test_a_direct_room_opened_again_after_a_leave_has_both_back_with_its_history(
+    client: httpx.AsyncClient, leavers: tuple[str, ...]
+) -> None:
+    """Alice opens the room again: after Bob left (she stayed), after she left, after both
+    did. It is the same room, its history kept; whoever had left is back, and the room
+    records it."""
+    alice, bob = await create_account(client), await create_account(client)
+    people = {"alice": alice, "bob": bob}
+    first = await client.post("/api/dm", json={"username": bob.username}, headers=alice.headers)
+    room_id = first.json()["id"]
+    await post_message(client, bob, room_id, "before")
+    for name in leavers:
+        left = await client.delete(f"/api/rooms/{room_id}/members/me", headers=people[name].headers)
+        assert left.status_code == 204
+        gone = await client.get(f"/api/rooms/{room_id}", headers=people[name].headers)
+        assert gone.status_code == 404
+
+    again = await client.post("/api/dm", json={"username": bob.username}, headers=alice.headers)
+    assert again.status_code == 200
+    assert again.json()["id"] == room_id
+    for person in (alice, bob):
+        detail = await client.get(f"/api/rooms/{room_id}", headers=person.headers)
+        assert detail.status_code == 200
+        assert {m["username"] for m in detail.json()["members"]} == {alice.username, bob.username}
+        await post_message(client, person, room_id, "after")
+    history = await messages_of(client, bob, room_id)
+    assert [(m["body"] if m["kind"] == "text" else m["attachment"]["event"]) for m in history] == [
+        "before",
+        *(["left"] * len(leavers)),
+        *(["joined"] * len(leavers)),
+        "after",
+        "after",
+    ]
+    rejoined = [name for name in ("alice", "bob") if name in leavers]  # the caller first
+    assert [m["attachment"]["user"]["id"] for m in history if m["kind"] == "system"] == [
+        people[name].id for name in (*leavers, *rejoined)
+    ]
+    # Opened once more, with both members: nothing changes, nothing is recorded.
+    same = await client.post("/api/dm", json={"username": alice.username}, headers=bob.headers)
+    assert same.status_code == 200
+    assert len(await messages_of(client, bob, room_id)) == len(history)
+
+
 async def test_every_room_endpoint_answers_404_to_a_non_member(client: httpx.AsyncClient) -> None:
     owner, stranger = await create_account(client), await create_account(client)
     room = await create_room(client, owner, is_private=True)

@@ -40,7 +40,17 @@ from parley.storage import LocalStorage, MemoryStorage, Storage
 from parley.tasks.commands import ProcessUpload, decode_command
 from parley.tasks.memory_queue import MemoryTaskQueue
 from tests.support.factories import Account, Json, create_account, create_room, messages_of
-from tests.support.files import jpeg_with_exif, pdf_with_text, png, png_bomb, truncated_png
+from tests.support.files import (
+    gif_with_metadata,
+    jpeg_with_exif,
+    jpeg_with_location,
+    pdf_with_text,
+    png,
+    png_bomb,
+    png_with_location,
+    truncated_png,
+    webp_with_location,
+)
 from tests.support.servers import serve_in_process
 from tests.support.ws import WsClient
 
@@ -145,6 +155,68 @@ async def test_a_photo_loses_its_metadata_but_keeps_its_orientation(
     assert accepted["size"] == done["size"] == len(original)
     with Image.open(io.BytesIO(original)) as image:
         assert dict(image.getexif()) == {0x0112: 6}
+
+
+@pytest.mark.parametrize(
+    ("filename", "data"),
+    [
+        ("photo.jpg", jpeg_with_location()),
+        # Its EXIF past the first MiB: beyond what the upload strips as it streams in.
+        ("far.jpg", jpeg_with_location(padding=1_100_000)),
+        ("photo.png", png_with_location()),
+        ("photo.webp", webp_with_location()),
+        ("photo.gif", gif_with_metadata()),
+    ],
+)
+async def test_a_served_image_carries_no_location_whatever_its_format(
+    client: httpx.AsyncClient, filename: str, data: bytes
+) -> None:
+    account, room_id = await _member_and_room(client)
+    accepted = (await _upload(client, account, room_id, data, filename)).json()
+    done = await _finished(client, account, accepted["id"])
+    assert done["status"] == "done"
+    served = await client.get(done["file_url"], headers=account.headers)
+    assert served.status_code == 200
+    lowered = served.content.lower()
+    for marker in (b"exif", b"xmpmeta", b"xmp data", b"secretcamera", b"52,31"):
+        assert marker not in lowered, marker
+    with Image.open(io.BytesIO(served.content)) as image:
+        assert image.format == filename.rsplit(".", 1)[1].upper().replace("JPG", "JPEG")
+        assert dict(image.getexif()) == {}
+        assert image.getexif().get_ifd(0x8825) == {}  # GPS
+        assert (image.width, image.height) == (320, 240)
+    assert done["size"] == len(served.content)
+
+
+async def test_a_failed_upload_is_not_served_and_its_bytes_are_gone(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    account, room_id = await _member_and_room(client)
+    accepted = (await _upload(client, account, room_id, truncated_png(), "half.png")).json()
+    failed = await _finished(client, account, accepted["id"])
+    assert failed["status"] == "failed"
+    served = await client.get(failed["file_url"], headers=account.headers)
+    assert served.status_code == 404
+    assert served.json()["error"] == "not_found"
+    assert "failed" in served.json()["detail"]
+    stored = settings.files_dir / "uploads" / accepted["id"].replace("-", "")
+    assert not stored.exists()
+    assert (await client.get(f"/api/uploads/{accepted['id']}", headers=account.headers)).json()[
+        "status"
+    ] == "failed"  # its record stays, with the reason
+
+
+async def test_a_file_is_not_served_before_it_is_processed(settings: Settings) -> None:
+    """Until the worker has verified it and removed its metadata, nobody gets the bytes."""
+    idle = settings.model_copy(update={"run_worker": False})  # nothing takes the job
+    async with serve_in_process(idle) as url, httpx.AsyncClient(base_url=url) as client:
+        account, room_id = await _member_and_room(client)
+        accepted = (await _upload(client, account, room_id, png_with_location(), "p.png")).json()
+        upload = (await client.get(accepted["status_url"], headers=account.headers)).json()
+        assert upload["status"] == "processing"
+        served = await client.get(upload["file_url"], headers=account.headers)
+        assert served.status_code == 404
+        assert served.json()["error"] == "not_found"
 
 
 async def test_a_pdf_gets_its_pages_and_a_preview(client: httpx.AsyncClient) -> None:

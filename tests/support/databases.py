@@ -58,6 +58,24 @@ class PostgresServer:
             await admin.close()
         return name
 
+    async def create_empty_database(self) -> str:
+        """A database with no schema at all, as ``createdb`` leaves it."""
+        name = f"parley_empty_{uuid.uuid4().hex[:12]}"
+        admin = await self._admin()
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        return name
+
+    async def execute(self, database: str, statement: str) -> None:
+        """Run one statement in ``database`` as its owner, behind the app's back."""
+        connection = await asyncpg.connect(f"{self.server_url}/{database}")
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
     async def drop_database(self, name: str) -> None:
         admin = await self._admin()
         try:

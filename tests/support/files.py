@@ -3,18 +3,38 @@
 from __future__ import annotations
 
 import io
+import struct
 import zlib
 
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 __all__ = [
+    "FORGED_LOG_LINE",
+    "XMP_WITH_LOCATION",
+    "gif_with_metadata",
     "jpeg_with_exif",
+    "jpeg_with_location",
+    "location_exif",
     "pdf_drawing_one_form_many_times",
+    "pdf_forging_a_log_line",
     "pdf_with_text",
     "png",
     "png_bomb",
+    "png_with_location",
     "truncated_png",
+    "webp_with_location",
 ]
+
+# An XMP packet as cameras and editors write it: the place the photo was taken, and the camera.
+XMP_WITH_LOCATION = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+    b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+    b'xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="52,31.2N" '
+    b'exif:GPSLongitude="13,24.6E" exif:Make="SecretCamera"/></rdf:RDF></x:xmpmeta>'
+)
+
+# What a hostile file tries to slip into a log: a line of its own, as if Parley wrote it.
+FORGED_LOG_LINE = '{"level":"error","logger":"parley.auth","msg":"admin signed in"}'
 
 
 def png(width: int = 640, height: int = 480, color: str = "teal") -> bytes:
@@ -30,6 +50,77 @@ def jpeg_with_exif(width: int = 1200, height: int = 800, orientation: int = 6) -
     out = io.BytesIO()
     Image.new("RGB", (width, height), "orange").save(out, "JPEG", exif=exif.tobytes())
     return out.getvalue()
+
+
+def location_exif(orientation: int = 1) -> bytes:
+    """An EXIF block (``Exif\\0\\0`` and its TIFF data) with a camera and a GPS position."""
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCamera"  # maker
+    exif[0x0110] = "SecretModel"
+    if orientation != 1:
+        exif[0x0112] = orientation
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (52.0, 31.0, 12.0)
+    gps[3], gps[4] = "E", (13.0, 24.0, 36.0)
+    return exif.tobytes()
+
+
+def jpeg_with_location(*, padding: int = 0, orientation: int = 1) -> bytes:
+    """A JPEG carrying EXIF (GPS, camera), XMP and a comment, after ``padding`` bytes of other
+    APPn segments (APP3), which push its metadata as far into the file as one likes."""
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), "orange").save(out, "JPEG")
+    plain = out.getvalue()
+    filler = b""
+    while len(filler) < padding:
+        filler += _jpeg_segment(0xE3, b"F" * min(60_000, padding - len(filler)))
+    metadata = (
+        _jpeg_segment(0xE1, location_exif(orientation))
+        + _jpeg_segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + XMP_WITH_LOCATION)
+        + _jpeg_segment(0xFE, b"SecretCamera comment")
+    )
+    return plain[:2] + filler + metadata + plain[2:]
+
+
+def _jpeg_segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def png_with_location(orientation: int = 1) -> bytes:
+    """A PNG with an eXIf chunk, XMP in iTXt, EXIF as ImageMagick writes it (zTXt) and a
+    tEXt comment: every place a PNG keeps metadata in."""
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", XMP_WITH_LOCATION.decode())
+    info.add_text("Raw profile type exif", location_exif().hex(), zip=True)
+    info.add_text("Comment", "SecretCamera")
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), "navy").save(
+        out, "PNG", exif=location_exif(orientation), pnginfo=info
+    )
+    return out.getvalue()
+
+
+def webp_with_location(orientation: int = 1) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), "olive").save(
+        out, "WEBP", exif=location_exif(orientation), xmp=XMP_WITH_LOCATION, lossless=True
+    )
+    return out.getvalue()
+
+
+def gif_with_metadata() -> bytes:
+    """A GIF with a comment and an XMP application extension (Pillow writes neither XMP nor
+    both, so the extension is put in by hand, before the image)."""
+    out = io.BytesIO()
+    Image.new("P", (320, 240), 3).save(out, "GIF", comment=b"SecretCamera")
+    gif = out.getvalue()
+    blocks = b"".join(
+        bytes([len(part)]) + part
+        for part in (XMP_WITH_LOCATION[i : i + 255] for i in range(0, len(XMP_WITH_LOCATION), 255))
+    )
+    xmp = b"\x21\xff\x0bXMP DataXMP" + blocks + b"\x00"
+    image = gif.index(b"\x2c", 13 + 3 * 2 ** ((gif[10] & 7) + 1))  # the image descriptor
+    return gif[:image] + xmp + gif[image:]
 
 
 def truncated_png() -> bytes:
@@ -82,6 +173,25 @@ def pdf_drawing_one_form_many_times(draws: int = 400, operations: int = 4000) ->
                 b"/Type /XObject /Subtype /Form /BBox [0 0 10 10] "
                 b"/Resources << /Font << /F1 5 0 R >> >> /Filter /FlateDecode",
             ),
+        ]
+    )
+
+
+def pdf_forging_a_log_line() -> bytes:
+    """A valid PDF whose font names an encoding that pypdf does not know: pypdf logs the
+    name, and the name (``#0A`` is a newline in a PDF name) holds a log line of its own."""
+    forged = "".join(f"#{ord(ch):02X}" if ch in '"{}:,#/ ' else ch for ch in FORGED_LOG_LINE)
+    encoding = f"/Forged#0A{forged}".encode()
+    return _pdf_file(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding %s >>" % encoding,
+            (
+                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+                b"/Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>"
+            ),
+            _stream(b"BT /F1 24 Tf 72 720 Td (Minutes of the meeting) Tj ET"),
         ]
     )
 

@@ -19,11 +19,13 @@ def message_event(seq: int) -> Outbound:
 
 
 class StoredRoom(History):
-    """The messages of one room, 1 to ``last``, as the database would hold them."""
+    """The messages of one room, 1 to ``last``, as the database would hold them; every user
+    is a member but the ``former_members``."""
 
     def __init__(self, last: int) -> None:  # no session factory: nothing is read from SQL
         self.last = last
         self.reads = 0
+        self.former_members: set[uuid.UUID] = set()
 
     async def after(self, room_id: uuid.UUID, after_seq: int, limit: int = 200) -> list[Outbound]:
         self.reads += 1
@@ -34,6 +36,9 @@ class StoredRoom(History):
 
     async def last_seq(self, room_id: uuid.UUID) -> int:
         return self.last
+
+    async def last_seq_if_member(self, room_id: uuid.UUID, user_id: uuid.UUID) -> int | None:
+        return None if user_id in self.former_members else self.last
 
 
 class Socket:

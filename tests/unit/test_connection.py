@@ -12,8 +12,9 @@ import uuid
 from dataclasses import replace
 
 import pytest
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from parley.db.outage import DatabaseUnavailable
 from parley.realtime.connection import CLOSE_TRY_AGAIN_LATER, Connection, RoomEvent
 from parley.realtime.envelope import Outbound
 from tests.support.sockets import Socket, StoredRoom, message_event
@@ -120,8 +121,8 @@ async def test_an_unsubscribed_room_gets_nothing_more(socket: Socket) -> None:
 
 
 class UnreachableRoom(StoredRoom):
-    """A room whose messages cannot be read: the database is away, as SQLAlchemy reports a
-    connection lost, or as asyncpg's refused connection comes through it, untranslated."""
+    """A room whose messages cannot be read: the database is away (``db/outage.py``), or no
+    pooled connection came free in time."""
 
     def __init__(self, last: int, error: Exception) -> None:
         super().__init__(last)
@@ -133,8 +134,8 @@ class UnreachableRoom(StoredRoom):
 
 @pytest.mark.parametrize(
     "error",
-    [DBAPIError("SELECT ...", {}, OSError("connection lost")), ConnectionRefusedError()],
-    ids=["lost", "refused"],
+    [DatabaseUnavailable("connection lost"), PoolTimeoutError("no connection came free")],
+    ids=["unavailable", "pool-timeout"],
 )
 async def test_a_catch_up_the_database_cannot_serve_closes_1013_to_resume_later(
     socket: Socket, error: Exception
@@ -255,29 +256,18 @@ async def test_a_frame_the_socket_cannot_take_now_goes_through_send_and_keeps_it
     assert socket.written_now == written_now + 1
 
 
-async def test_a_user_who_leaves_during_a_catch_up_gets_nothing_past_their_departure(
-    socket: Socket,
-) -> None:
-    room = StoredRoom(last=10)  # 5 says they left; 6 to 10 came after
-    connection = _connection(socket, room)
-    socket.open.clear()  # the catch-up is on its way when they leave
-    connection.subscribe(ROOM, since_seq=0)
-    await _settle()
-    connection.deliver(RoomEvent(ROOM, message_event(5)))
-    connection.depart(ROOM, 5, json.dumps({"type": "unsubscribed", "reason": "left"}))
-    socket.open.set()
-    await _settle()
-    assert socket.seqs() == [1, 2, 3, 4, 5]
-    assert socket.types()[-1] == "unsubscribed"
-    assert not connection.is_subscribed(ROOM)
-
-
 class RoomLeftAt(StoredRoom):
-    """Messages 1 to ``last``; message ``left`` says that USER left the room."""
+    """Messages 1 to ``last``; message ``left`` says that USER left the room. A read of the
+    membership finds USER a member with the room at ``read_at``: by default just before they
+    left; at or after ``left``, once they had rejoined. ``reading`` holds such reads back
+    until it is set."""
 
-    def __init__(self, last: int, left: int) -> None:
+    def __init__(self, last: int, left: int, read_at: int | None = None) -> None:
         super().__init__(last)
         self.left = left
+        self.read_at = left - 1 if read_at is None else read_at
+        self.reading = asyncio.Event()
+        self.reading.set()
 
     async def after(self, room_id: uuid.UUID, after_seq: int, limit: int = 200) -> list[Outbound]:
         page = await super().after(room_id, after_seq, limit)
@@ -286,12 +276,133 @@ class RoomLeftAt(StoredRoom):
             for event in page
         ]
 
+    async def last_seq_if_member(self, room_id: uuid.UUID, user_id: uuid.UUID) -> int | None:
+        await self.reading.wait()
+        return None if user_id in self.former_members else self.read_at
 
-async def test_a_catch_up_stops_at_the_message_that_says_its_user_left(socket: Socket) -> None:
-    """The live "left" event is late (lost on the broker, filled later): the catch-up reads
-    it first, and writes nothing after it."""
-    connection = _connection(socket, RoomLeftAt(last=10, left=5))
+    def left_event(self) -> RoomEvent:
+        return RoomEvent(ROOM, replace(message_event(self.left), departing_user=USER))
+
+
+LEFT = {"type": "unsubscribed", "room_id": str(ROOM), "reason": "left"}
+
+
+async def test_a_user_who_leaves_during_a_catch_up_gets_nothing_past_their_departure(
+    socket: Socket,
+) -> None:
+    room = RoomLeftAt(last=10, left=5)  # 6 to 10 came after
+    connection = _connection(socket, room)
+    socket.open.clear()  # the catch-up is on its way when they leave
     connection.subscribe(ROOM, since_seq=0)
     await _settle()
+    connection.deliver(room.left_event())
+    connection.depart(ROOM, 5)
+    assert not connection.is_subscribed(ROOM)  # at once: typing there needs membership
+    socket.open.set()
+    await _settle()
     assert socket.seqs() == [1, 2, 3, 4, 5]
-    assert not connection.is_subscribed(ROOM)  # typing there needs membership again
+    assert socket.frames[-1] == LEFT
+    assert socket.types().count("unsubscribed") == 1
+
+
+async def test_a_catch_up_stops_at_the_message_that_says_its_user_left(socket: Socket) -> None:
+    """The live "left" event is late (lost on the broker, or never sent: the room's feed
+    started after it): the catch-up reads it first, writes nothing after it, and ends the
+    subscription there."""
+    left: list[bool] = []
+    connection = _connection(socket, RoomLeftAt(last=10, left=5))
+    connection.subscribe(ROOM, since_seq=0, on_left=lambda: left.append(True))
+    await _settle()
+    assert socket.seqs() == [1, 2, 3, 4, 5]
+    assert socket.frames[-1] == LEFT
+    assert not connection.is_subscribed(ROOM)
+    assert left == [True]  # the hub lets go of the socket there
+    connection.deliver(RoomEvent(ROOM, message_event(11)))
+    await _settle()
+    assert socket.seqs() == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("since_seq", [None, 0], ids=["fresh", "resumed"])
+async def test_a_catch_up_that_finds_its_user_no_member_writes_nothing_of_the_room(
+    socket: Socket, since_seq: int | None
+) -> None:
+    """They left between the subscribe frame's check and the subscription becoming live:
+    the catch-up's own read of the membership refuses it, replay and live events alike."""
+    room = StoredRoom(last=4)
+    room.former_members.add(USER)
+    left: list[bool] = []
+    connection = _connection(socket, room)
+    connection.subscribe(ROOM, since_seq, on_left=lambda: left.append(True))
+    assert not connection.is_subscribed(ROOM)  # not before its catch-up says so
+    connection.deliver(RoomEvent(ROOM, message_event(5)))  # live, queued meanwhile
+    connection.deliver(RoomEvent(ROOM, Outbound(frame='{"type": "typing"}')))
+    await _settle()
+    assert socket.frames == [LEFT]
+    assert not connection.is_subscribed(ROOM)
+    assert left == [True]
+    connection.deliver(RoomEvent(ROOM, message_event(6)))
+    await _settle()
+    assert socket.frames == [LEFT]
+
+
+async def test_a_subscription_counts_as_subscribed_once_its_catch_up_found_a_member(
+    socket: Socket,
+) -> None:
+    room = RoomLeftAt(last=3, left=10, read_at=3)
+    room.reading.clear()
+    connection = _connection(socket, room)
+    connection.subscribe(ROOM, since_seq=None)
+    await _settle()
+    assert not connection.is_subscribed(ROOM)  # typing there reads the membership itself
+    room.reading.set()
+    await _settle()
+    assert connection.is_subscribed(ROOM)
+    assert socket.frames == [{"type": "subscribed", "room_id": str(ROOM), "last_seq": 3}]
+
+
+@pytest.mark.parametrize(
+    ("read_at", "still_subscribed"),
+    [(4, False), (7, True)],
+    ids=["left after the read", "rejoined before the read"],
+)
+async def test_a_departure_before_the_catch_up_has_read_is_judged_by_that_read(
+    socket: Socket, read_at: int, still_subscribed: bool
+) -> None:
+    """The hub hands the "left" message over while the catch-up's read is on its way: the
+    read, once back, says whether it ended this membership or one before (they rejoined)."""
+    room = RoomLeftAt(last=read_at, left=5, read_at=read_at)
+    room.reading.clear()
+    connection = _connection(socket, room)
+    connection.subscribe(ROOM, since_seq=None)
+    await _settle()
+    connection.deliver(room.left_event())
+    connection.depart(ROOM, 5)
+    room.reading.set()
+    await _settle()
+    assert socket.frames[0] == {"type": "subscribed", "room_id": str(ROOM), "last_seq": read_at}
+    assert connection.is_subscribed(ROOM) is still_subscribed
+    room.last = read_at + 1
+    connection.deliver(RoomEvent(ROOM, message_event(read_at + 1)))
+    await _settle()
+    if still_subscribed:
+        assert socket.seqs() == [8]
+    else:
+        assert socket.seqs() == [5]
+        assert socket.frames[-1] == LEFT
+
+
+async def test_a_departure_from_before_its_user_rejoined_ends_nothing(socket: Socket) -> None:
+    """They left with message 5 and rejoined: a replay passes their old departure, and a
+    late copy of it from the hub ends nothing."""
+    room = RoomLeftAt(last=7, left=5, read_at=7)
+    connection = _connection(socket, room)
+    connection.subscribe(ROOM, since_seq=0)
+    await _settle()
+    connection.deliver(room.left_event())
+    connection.depart(ROOM, 5)
+    room.last = 8
+    connection.deliver(RoomEvent(ROOM, message_event(8)))
+    await _settle()
+    assert socket.seqs() == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert connection.is_subscribed(ROOM)
+    assert "unsubscribed" not in socket.types()

@@ -12,6 +12,7 @@ import pytest
 
 from parley.realtime.broker import Reconnected
 from parley.realtime.connection import Connection
+from parley.realtime.envelope import Outbound
 from parley.realtime.hub import Hub
 from parley.realtime.memory_broker import MemoryBroker
 from tests.support.sockets import Socket, StoredRoom, message_event
@@ -66,10 +67,14 @@ async def test_a_room_whose_first_socket_closes_while_it_starts_starts_for_the_o
 
 
 class StaleStart(SlowStart):
-    """A room whose first read returns before its last message: it says 2, and 3 is stored."""
+    """A room whose first reads return before its last message: they say 2, and 3 is stored
+    (the socket's own read, made as the room starts, too)."""
 
     async def last_seq(self, room_id: uuid.UUID) -> int:
         await super().last_seq(room_id)
+        return 2
+
+    async def last_seq_if_member(self, room_id: uuid.UUID, user_id: uuid.UUID) -> int | None:
         return 2
 
 
@@ -133,6 +138,114 @@ async def test_a_member_who_leaves_gets_what_was_queued_for_them_then_the_left_m
         await asyncio.sleep(0.05)
         assert socket.seqs() == [1, 2, 3]
         assert socket.frames[-1] == {"type": "unsubscribed", "room_id": str(ROOM), "reason": "left"}
+        assert not connection.is_subscribed(ROOM)
+    finally:
+        listening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await listening
+
+
+class LeavingRoom(SlowStart):
+    """A room that ``leaver`` leaves with message ``left`` (once it is stored): the hub's
+    first read of where it stands waits for ``go``, as in ``SlowStart``."""
+
+    def __init__(self, last: int, leaver: uuid.UUID, left: int) -> None:
+        super().__init__(last)
+        self.leaver = leaver
+        self.left = left
+
+    def leave(self) -> Outbound:
+        """The "left" message is stored, and the leaver is no member any more."""
+        self.last = self.left
+        self.former_members.add(self.leaver)
+        return replace(message_event(self.left), departing_user=self.leaver)
+
+    async def after(self, room_id: uuid.UUID, after_seq: int, limit: int = 200) -> list[Outbound]:
+        page = await super().after(room_id, after_seq, limit)
+        return [
+            replace(event, departing_user=self.leaver) if event.seq == self.left else event
+            for event in page
+        ]
+
+
+class RecordingBroker(MemoryBroker):
+    def __init__(self) -> None:
+        super().__init__()
+        self.unsubscribed: list[str] = []
+
+    async def unsubscribe(self, channel: str) -> None:
+        self.unsubscribed.append(channel)
+        await super().unsubscribe(channel)
+
+
+def _member_socket(room: StoredRoom, user: uuid.UUID) -> tuple[Socket, Connection]:
+    socket = Socket(direct=True)
+    return socket, Connection(
+        uuid.uuid4(), socket.send, user, room, max_queue=100, write_now=socket.write_now
+    )
+
+
+LEFT = {"type": "unsubscribed", "room_id": str(ROOM), "reason": "left"}
+
+
+async def test_a_subscribe_that_comes_after_the_departure_is_refused_and_let_go() -> None:
+    """The subscribe frame found them a member, and the "left" message went by before the
+    socket joined the room: its catch-up reads the membership again and writes nothing of
+    the room, and the hub stops listening to a room no socket watches."""
+    leaver = uuid.uuid4()
+    room = LeavingRoom(last=1, leaver=leaver, left=2)
+    room.go.set()
+    broker = RecordingBroker()
+    hub = Hub(broker, room, namespace="t")
+    listening = asyncio.create_task(hub.run())
+    try:
+        await hub.publish_to_room(ROOM, room.leave())  # no socket of theirs here yet
+        socket, connection = _member_socket(room, leaver)
+        await hub.join_room(connection, ROOM, None)
+        async with asyncio.timeout(5):
+            while not broker.unsubscribed:
+                await asyncio.sleep(0.01)
+        assert broker.unsubscribed == ["t:room:" + str(ROOM)]
+        assert socket.frames == [LEFT]
+        assert not connection.is_subscribed(ROOM)
+        await hub.publish_to_room(ROOM, message_event(3))
+        await asyncio.sleep(0.05)
+        assert socket.frames == [LEFT]
+    finally:
+        listening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await listening
+
+
+async def test_a_member_who_left_while_the_room_started_is_stopped_at_their_departure() -> None:
+    """The leaver's socket joined while the room was starting and found them a member; they
+    left before the hub's read, so the room's feed starts after their "left" message and
+    hands it to nobody. Their socket fills up to where the feed starts, meets it, and
+    ends there: nothing later, no typing."""
+    leaver = uuid.uuid4()
+    room = LeavingRoom(last=1, leaver=leaver, left=2)
+    hub = Hub(MemoryBroker(), room, namespace="t")
+    listening = asyncio.create_task(hub.run())
+    try:
+        other, other_connection = _member_socket(room, uuid.uuid4())
+        starting = asyncio.create_task(hub.join_room(other_connection, ROOM, None))
+        await room.reading.wait()
+        socket, connection = _member_socket(room, leaver)
+        await hub.join_room(connection, ROOM, None)
+        async with asyncio.timeout(5):
+            while socket.types() != ["subscribed"]:
+                await asyncio.sleep(0.01)
+        await hub.publish_to_room(ROOM, room.leave())  # before the room has started
+        room.go.set()
+        await starting
+        room.last = 3
+        await hub.publish_to_room(ROOM, message_event(3))
+        async with asyncio.timeout(5):
+            while other.seqs() != [3]:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        assert socket.seqs() == [2]
+        assert socket.frames[-1] == LEFT
         assert not connection.is_subscribed(ROOM)
     finally:
         listening.cancel()

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from parley.core.logging import JsonFormatter, redact
+from parley.core.logging import JsonFormatter, logging_config, redact
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
 
@@ -43,3 +43,28 @@ def test_a_line_orjson_refuses_is_still_written() -> None:
     entry = json.loads(JsonFormatter().format(record))
     assert entry["msg"] == "odd name: \udcff"
     assert entry["level"] == "error"
+
+
+def test_quoted_text_cannot_begin_a_line_of_its_own() -> None:
+    forged = '{"level":"error","logger":"parley.auth","msg":"admin signed in"}'
+    record = logging.LogRecord(
+        "parley.worker", logging.INFO, __file__, 1, "file %s", (f"a.pdf\n{forged}\r\n",), None
+    )
+    error = ValueError(f"bad name\n{forged}")
+    record.exc_info = (ValueError, error, None)
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    assert "\r" not in line
+    entry = json.loads(line)
+    assert entry["logger"] == "parley.worker"
+    assert entry["msg"] == f"file a.pdf\n{forged}\r\n"
+    assert forged in entry["error"]
+
+
+def test_the_multipart_parser_does_not_log_a_clients_malformed_form() -> None:
+    # A malformed part is the client's fault, answered 400; python-multipart would log a
+    # WARNING for each one, which an attacker could use to flood the operator's log.
+    parser_log = logging.getLogger("python_multipart.multipart")
+    configured = logging_config()["loggers"]["python_multipart"]
+    assert logging.getLevelName(configured["level"]) > logging.WARNING
+    assert parser_log.name.startswith("python_multipart.")  # the logger it configures

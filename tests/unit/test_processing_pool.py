@@ -3,8 +3,10 @@ again. Real processes, spawned as the worker's are."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import time
 from concurrent.futures.process import BrokenProcessPool
 
 import pytest
@@ -42,5 +44,20 @@ async def test_a_file_that_takes_too_much_cpu_is_stopped_and_the_next_one_goes_t
             await pool.run(make_preview, FileKind.PDF, slow, 1)
         preview = await pool.run(make_preview, FileKind.PDF, pdf_with_text(), 1)
         assert preview.result["pages"] == 2
+    finally:
+        pool.shutdown()
+
+
+async def test_a_process_stuck_past_its_wall_clock_limit_is_killed_and_replaced() -> None:
+    """Stuck without spending CPU (a read that never returns, say), it would hold its place
+    in the pool for good; the CPU limit never comes."""
+    pool = ProcessingPool(1, cpu_seconds=5, wall_seconds=0.5)
+    try:
+        before = await pool.run(os.getpid)
+        async with asyncio.timeout(30):
+            with pytest.raises(BrokenProcessPool):
+                await pool.run(time.sleep, 60)
+            after = await pool.run(os.getpid)
+        assert after != before
     finally:
         pool.shutdown()

@@ -103,6 +103,7 @@ async def _user_of(token: str | None, state: AppState, session: AsyncSession) ->
 async def auth_service(state: StateDep, uow: UnitOfWorkDep) -> AuthService:
     return AuthService(
         uow,
+        reads=state.read_session_factory,
         passwords=state.passwords,
         access_tokens=state.access_tokens,
         refresh_ttl_seconds=state.settings.refresh_token_ttl,

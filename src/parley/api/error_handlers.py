@@ -9,11 +9,10 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
 from parley.core.errors import NotAuthenticated, ParleyError, RateLimited
+from parley.db.outage import DATABASE_UNREACHABLE
 
 __all__ = ["error_response", "install_error_handlers"]
 
@@ -47,6 +46,16 @@ async def _parley_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101
     errors = exc.errors()
+    unparsable = next((error for error in errors if error["type"] == "json_invalid"), None)
+    if unparsable is not None:
+        # Not a field's fault: the body as a whole could not be read.
+        reason = unparsable.get("ctx", {}).get("error", "it could not be parsed")
+        position = unparsable["loc"][-1]
+        return error_response(
+            400,
+            "bad_request",
+            f"The request body is not valid JSON: {reason} (at character {position}).",
+        )
     fields: list[dict[str, object]] = [
         {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]} for error in errors
     ]
@@ -68,8 +77,6 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, DBAPIError) and not exc.connection_invalidated:
-        return await _internal_error(_request, exc)
     log.warning("database unavailable: %s", exc)
     return error_response(
         503,
@@ -80,7 +87,10 @@ async def _database_unavailable(_request: Request, exc: Exception) -> JSONRespon
 
 
 async def _internal_error(_request: Request, _exc: Exception) -> JSONResponse:
-    # Starlette re-raises the exception after this response, so the server logs it.
+    # Reached only for a fault outside ``RequestObservability``, which answers the others
+    # itself (with the request id). Either way Starlette raises the exception on and the
+    # server logs it with its traceback; no other handler may answer a server fault, for a
+    # fault answered by a handler is never logged.
     return error_response(500, "internal_error", "Something went wrong on our side.")
 
 
@@ -88,6 +98,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ParleyError, _parley_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(DBAPIError, _database_unavailable)
-    app.add_exception_handler(PoolTimeoutError, _database_unavailable)
+    for outage in DATABASE_UNREACHABLE:
+        app.add_exception_handler(outage, _database_unavailable)
     app.add_exception_handler(Exception, _internal_error)

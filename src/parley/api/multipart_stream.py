@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
@@ -70,7 +71,11 @@ class _Reader:
         )
 
     def feed(self, chunk: bytes) -> None:
-        self._parser.write(chunk)
+        try:
+            self._parser.write(chunk)
+        except MultipartParseError as error:
+            # The client's bytes, not a fault of ours: a 400 that says what is wrong.
+            raise BadRequest(f"The body is not valid multipart/form-data: {error}.") from None
 
     async def rest(self, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         while True:

@@ -64,6 +64,7 @@ class SocketSession:
         "_deadline",
         "_sender",
         "_state",
+        "_typing_quiet_until",
         "_websocket",
         "connection",
         "user",
@@ -85,6 +86,7 @@ class SocketSession:
         self._sender = SenderOut(id=user.id, username=user.username, display_name=user.display_name)
         self._claims = claims
         self._bad_frames = 0
+        self._typing_quiet_until = 0.0  # the event loop's clock; see _typing
         # Ends the receive loop: when the token expires, or sooner when the connection closes.
         self._deadline: asyncio.Timeout | None = None
         connection_id = uuid.uuid4()
@@ -106,6 +108,9 @@ class SocketSession:
         self._state.metrics.sockets.inc()
         try:
             await hub.register(connection)
+            # Only now: from ``ready`` on, the client misses none of its user's events (a
+            # room it is added to, say), whichever instance the change was made on.
+            connection.send(ReadyFrame(user=self.user).model_dump_json())
             await self._presence(online=True)
             await self._receive_until_closed()
         finally:
@@ -248,6 +253,16 @@ class SocketSession:
         await hub.join_room(self.connection, frame.room_id, frame.since_seq)
 
     async def _typing(self, frame: TypingFrame) -> None:
+        # Past its limit a typing is dropped silently: a hint, not worth an error frame. Until
+        # the limiter's wait is over, this socket drops them without asking it again, so that
+        # a flood costs a count in Redis per window rather than per frame (and no room read).
+        now = asyncio.get_running_loop().time()
+        if now < self._typing_quiet_until:
+            return
+        wait = await self._state.limiter.hit(self._state.rules.typing, f"user:{self.user.id}")
+        if wait is not None:
+            self._typing_quiet_until = now + wait
+            return
         if not self.connection.is_subscribed(frame.room_id):
             await self._require_member(frame.room_id)
         await self._state.events.typing(frame.room_id, self._sender)

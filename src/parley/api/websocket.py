@@ -16,7 +16,7 @@ from parley.core.errors import NotAuthenticated, RateLimited
 from parley.db.models import User
 from parley.db.outage import DATABASE_UNREACHABLE
 from parley.realtime.connection import CLOSE_TRY_AGAIN_LATER
-from parley.realtime.frames import AuthFrame, ReadyFrame, client_frame
+from parley.realtime.frames import AuthFrame, client_frame
 from parley.repositories.users import UserRepository
 from parley.security.tokens import AccessClaims
 from parley.state import AppState
@@ -55,8 +55,7 @@ class _SocketEndpoint:
             return
         account, claims = authenticated
         session = SocketSession(state, websocket, send, account, claims)
-        await websocket.send_text(ReadyFrame(user=session.user).model_dump_json())
-        await session.run()
+        await session.run()  # answers ``ready`` once the socket gets its user's events
 
 
 _NOT_AN_AUTH_FRAME = "the first frame must be an auth frame"

@@ -1,18 +1,35 @@
 """Structured logs: one JSON object a line, with the request or connection they belong to,
-and never a token or a password in them."""
+and never a token or a password in them.
+
+Whatever a line quotes (a file's name, a parser's complaint about a file, a client's
+header) is a JSON string inside it: a newline or a quote in it is escaped, so no text can
+end a line and begin one that looks like Parley's own. Python's warnings are logged too
+(``configure_logging``), as are uncaught exceptions; the processing processes, which run
+libraries that print as they please, send their raw output through the log as well
+(``parley.processing.process_logging``).
+"""
 
 from __future__ import annotations
 
 import contextvars
 import json
 import logging
+import logging.config
 import re
+import sys
 from datetime import UTC, datetime
-from typing import Any
+from types import TracebackType
+from typing import IO, Any
 
 import orjson
 
-__all__ = ["JsonFormatter", "RedactingFilter", "context", "logging_config"]
+__all__ = [
+    "JsonFormatter",
+    "RedactingFilter",
+    "configure_logging",
+    "context",
+    "logging_config",
+]
 
 # Set by the HTTP middleware (a request id) and by each socket (a connection id).
 context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
@@ -72,13 +89,15 @@ class JsonFormatter(logging.Formatter):
             return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def logging_config(level: str = "INFO") -> dict[str, Any]:
+def logging_config(
+    level: str = "INFO", stream: str | IO[str] = "ext://sys.stderr"
+) -> dict[str, Any]:
     """A ``logging.config.dictConfig`` dict, also handed to uvicorn."""
     handler = {
         "class": "logging.StreamHandler",
         "formatter": "json",
         "filters": ["redact"],
-        "stream": "ext://sys.stderr",
+        "stream": stream,
     }
     loggers = ("parley", "uvicorn", "uvicorn.access", "uvicorn.error")
     return {
@@ -88,7 +107,33 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
         "formatters": {"json": {"()": JsonFormatter}},
         "handlers": {"stderr": handler},
         "loggers": {
-            name: {"handlers": ["stderr"], "level": level, "propagate": False} for name in loggers
+            **{
+                name: {"handlers": ["stderr"], "level": level, "propagate": False}
+                for name in loggers
+            },
+            # It warns of every malformed part a client sends, which Parley already answers
+            # with a 400: a client's fault, not the operator's.
+            "python_multipart": {"level": "ERROR"},
         },
         "root": {"handlers": ["stderr"], "level": "WARNING"},
     }
+
+
+def configure_logging(level: str = "INFO", stream: str | IO[str] = "ext://sys.stderr") -> None:
+    """Parley's logging for this whole process: JSON lines on ``stream``, Python's warnings
+    among them (printed as they are otherwise, several lines of raw text each), and an
+    uncaught exception with its traceback."""
+    logging.config.dictConfig(logging_config(level, stream))
+    logging.captureWarnings(capture=True)
+    sys.excepthook = _log_uncaught
+
+
+def _log_uncaught(
+    kind: type[BaseException], error: BaseException, traceback: TracebackType | None
+) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, traceback)
+        return
+    logging.getLogger("parley").critical(
+        "stopped by an uncaught %s", kind.__name__, exc_info=(kind, error, traceback)
+    )

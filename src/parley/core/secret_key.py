@@ -8,6 +8,7 @@ import secrets
 from pydantic import SecretStr
 
 from parley.core.errors import ConfigurationError
+from parley.core.private_files import create_private_file, make_private_dirs
 from parley.core.settings import Settings
 
 __all__ = ["with_secret_key"]
@@ -40,16 +41,16 @@ def with_secret_key(settings: Settings) -> Settings:
 
 
 def _load_or_create(settings: Settings) -> str:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(settings.data_dir)
     path = settings.data_dir / _KEY_FILE
     try:
         return path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         pass
     key = secrets.token_urlsafe(48)
-    # O_EXCL: two processes starting at once agree on the first key written.
+    # Exclusive: two processes starting at once agree on the first key written.
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = create_private_file(path)
     except FileExistsError:
         return path.read_text(encoding="utf-8").strip()
     with os.fdopen(fd, "w", encoding="utf-8") as file:

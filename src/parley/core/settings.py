@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 from limits import parse
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from parley.core import urls
 
 __all__ = ["RateLimitMode", "Settings"]
 
@@ -25,6 +27,8 @@ def _valid_rate(text: str) -> str:
 
 
 RateLimitText = Annotated[str, AfterValidator(_valid_rate)]
+DatabaseUrl = Annotated[str, AfterValidator(urls.database_url)]
+RedisUrl = Annotated[str, AfterValidator(urls.redis_url)]
 
 
 class RateLimitMode(StrEnum):
@@ -43,15 +47,16 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    database_url: str | None = Field(
+    database_url: DatabaseUrl | None = Field(
         default=None,
-        description="SQLAlchemy async URL; unset means a SQLite file under the data dir.",
+        description="SQLAlchemy async URL (postgres:// and postgresql:// mean asyncpg); "
+        "unset means a SQLite file under the data dir.",
     )
     database_pool_size: Annotated[int, Field(ge=1, le=1000)] = Field(
         default=10,
         description="PostgreSQL connections each process keeps open; past them, requests wait.",
     )
-    redis_url: str | None = Field(
+    redis_url: RedisUrl | None = Field(
         default=None,
         description="redis:// URL; unset means the in-process broker, queue and limits.",
     )
@@ -65,6 +70,23 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: Annotated[int, Field(gt=0)] = Field(
         default=25 * MIB, description="Largest upload accepted, in bytes."
+    )
+    max_body_bytes: Annotated[int, Field(ge=64 * 1024)] = Field(
+        default=MIB,
+        description="Largest request body accepted outside uploads, in bytes; larger is 413.",
+    )
+    header_timeout: Annotated[float, Field(gt=0, le=300)] = Field(
+        default=15.0,
+        description="Seconds a connection has to send a request's headers; then it is closed.",
+    )
+    body_timeout: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=30.0,
+        description="Seconds a request body may take to arrive (uploads: more, by their "
+        "rate); slower ones are answered 408.",
+    )
+    upload_min_rate: Annotated[int, Field(ge=1024)] = Field(
+        default=32 * 1024,
+        description="Bytes per second that buy an upload a second more than the body timeout.",
     )
     access_token_ttl: Annotated[int, Field(ge=10, le=86_400)] = Field(
         default=900, description="Access-token lifetime in seconds."
@@ -98,7 +120,9 @@ class Settings(BaseSettings):
         description="A worker's processing processes; it runs twice as many jobs at once.",
     )
     job_timeout: Annotated[float, Field(gt=0)] = Field(
-        default=120.0, description="Seconds a job may run before it counts as failed."
+        default=120.0,
+        description="Seconds a job may run before it counts as failed, its file's time in a "
+        "processing process aside; a file may spend half of it in CPU.",
     )
     job_max_attempts: Annotated[int, Field(ge=1)] = Field(
         default=5, description="Attempts before a job goes to the dead letters."
@@ -119,12 +143,31 @@ class Settings(BaseSettings):
         default_factory=lambda: ["*"],
         description="Host headers accepted (JSON list, `*.example.com` allowed); all by default.",
     )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Proxies (JSON list of addresses or networks) whose X-Forwarded-For names "
+        "the client; none by default, and the peer is the client.",
+    )
     api_docs: bool = Field(default=True, description="Serve the OpenAPI page at /docs.")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, GET /metrics needs `Authorization: Bearer <token>`; "
+        "unset, it is open (keep it on the operator's network).",
+    )
     rate_limits: RateLimitMode = Field(
         default=RateLimitMode.ON, description="`off` switches every rate limit off."
     )
     rate_limit_login: RateLimitText = Field(
-        default="10/minute", description="Sign-in attempts, per client address and per username."
+        default="10/minute",
+        description="Failed sign-ins per client address and username; past it, that address "
+        "may not sign in as that user.",
+    )
+    rate_limit_login_address: RateLimitText = Field(
+        default="30/minute",
+        description="Failed sign-ins per client address, whatever the username.",
+    )
+    rate_limit_register: RateLimitText = Field(
+        default="10/hour", description="Accounts registered per client address."
     )
     rate_limit_messages: RateLimitText = Field(
         default="30/10 seconds", description="Messages sent per user (REST and WebSocket alike)."
@@ -132,6 +175,16 @@ class Settings(BaseSettings):
     rate_limit_uploads: RateLimitText = Field(default="20/minute", description="Uploads per user.")
     rate_limit_connections: RateLimitText = Field(
         default="60/minute", description="New WebSocket connections per client address."
+    )
+    rate_limit_typing: RateLimitText = Field(
+        default="5/5 seconds",
+        description="`typing` frames per user; those past it are dropped silently.",
+    )
+    rate_limit_rooms: RateLimitText = Field(
+        default="20/hour", description="Rooms and direct-message rooms created per user."
+    )
+    rate_limit_members: RateLimitText = Field(
+        default="20/minute", description="Members added to rooms per user."
     )
 
     @property

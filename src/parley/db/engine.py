@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from parley.db.outage import translate_outages
+
 __all__ = [
     "AUTOCOMMIT",
     "READS_ONLY",
@@ -39,7 +41,14 @@ AUTOCOMMIT: Mapping[str, Any] = MappingProxyType({"isolation_level": "AUTOCOMMIT
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        return _create_sqlite_engine(database_url)
+        engine = _create_sqlite_engine(database_url)
+    else:
+        engine = _create_postgres_engine(database_url, pool_size)
+    translate_outages(engine)
+    return engine
+
+
+def _create_postgres_engine(database_url: str, pool_size: int) -> AsyncEngine:
     return create_async_engine(
         database_url,
         # A fixed pool: connections opened past it for a burst are closed again when

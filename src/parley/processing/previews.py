@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
 from parley.processing.detect import FileKind
-from parley.processing.jpeg_metadata import strip_metadata
+from parley.processing.metadata import strip_image_metadata
 
 __all__ = ["Preview", "PreviewSummary", "RejectedFileError", "make_preview"]
 
@@ -33,17 +33,20 @@ class PreviewSummary:
 
     result: dict[str, Any]  # the kind of file and its figures, as the API shows them
     has_thumbnail: bool
+    size: int  # of the file as kept: less than uploaded once stripped of its metadata
 
 
 @dataclass(frozen=True, slots=True)
 class Preview:
     result: dict[str, Any]
+    size: int  # of the file as it is to be kept (``cleaned``, when there is one)
     thumbnail: bytes | None = None  # WebP, for images
-    cleaned: bytes | None = None  # the original without its metadata, when it had some
+    # An image without its metadata (all but its orientation), when it had some to remove.
+    cleaned: bytes | None = None
 
     @property
     def summary(self) -> PreviewSummary:
-        return PreviewSummary(self.result, has_thumbnail=self.thumbnail is not None)
+        return PreviewSummary(self.result, has_thumbnail=self.thumbnail is not None, size=self.size)
 
 
 def make_preview(kind: FileKind, data: bytes, max_pixels: int) -> Preview:
@@ -64,6 +67,8 @@ def _image(kind: FileKind, data: bytes, max_pixels: int) -> Preview:
                 probe.verify()  # structure and checksums, without decoding every pixel
             with Image.open(io.BytesIO(data)) as image:
                 orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+                if orientation not in range(1, 9):
+                    orientation = 1  # a value no viewer knows: shown as stored
                 width, height = _upright_size(image.size, orientation)
                 # Shrunk first, then turned upright: turning the small thumbnail costs next to
                 # nothing. A JPEG is decoded at a reduced scale (draft mode, at least twice
@@ -83,9 +88,11 @@ def _image(kind: FileKind, data: bytes, max_pixels: int) -> Preview:
             ) from error
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
             raise RejectedFileError(f"the image is damaged or truncated ({error})") from error
-    cleaned = strip_metadata(data) if kind is FileKind.JPEG else None
+    # The orientation as read here, so that the file served turns as its size says.
+    cleaned = strip_image_metadata(kind, data, orientation)
     return Preview(
         result={"kind": "image", "width": width, "height": height},
+        size=len(data if cleaned is None else cleaned),
         thumbnail=out.getvalue(),
         cleaned=cleaned,
     )
@@ -118,7 +125,8 @@ def _pdf(data: bytes) -> Preview:
             "kind": "pdf",
             "pages": pages,
             "text_preview": " ".join(text.split())[:PREVIEW_CHARS],
-        }
+        },
+        size=len(data),
     )
 
 
@@ -133,5 +141,6 @@ def _text(data: bytes) -> Preview:
             "encoding": best.encoding,
             "lines": text.count("\n") + (0 if text.endswith("\n") or not text else 1),
             "text_preview": text[:PREVIEW_CHARS],
-        }
+        },
+        size=len(data),
     )

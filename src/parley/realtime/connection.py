@@ -16,7 +16,7 @@ from typing import Any, TypeAlias
 from parley.db.outage import DATABASE_UNREACHABLE
 from parley.realtime.direct_write import WriteNow, text_frame
 from parley.realtime.envelope import Outbound
-from parley.realtime.frames import SubscribedFrame
+from parley.realtime.frames import SubscribedFrame, UnsubscribedFrame
 from parley.realtime.history import PAGE_SIZE, History
 
 __all__ = [
@@ -76,21 +76,44 @@ def _step(last_seq: int | None, seq: int | None) -> _Step:
     return _WRITE if seq == last_seq + 1 else _FILL_FIRST
 
 
+def _nothing() -> None:
+    pass
+
+
 class _Subscription:
     """One room on one socket: the last seq written (None until its catch-up is done),
     whether it still stands, and the last seq it may ever write (``until``: its user left
     the room). A subscription made again is a new object, so a write that was awaited
-    meanwhile cannot touch the new one."""
+    meanwhile cannot touch the new one.
 
-    __slots__ = ("active", "last_seq", "until")
+    Its catch-up reads the membership and where the room stands in one statement
+    (``member_at``: the room's last seq then). A departure at or before that seq ended an
+    earlier membership (the user has rejoined since); one after it ends this one. The hub
+    hands the socket the room's events from before that read on, so no later departure can
+    pass it by. Until the read, departures are noted (``departures``) and judged once it is
+    done; ``on_left`` tells the hub when the subscription ends because its user left.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("active", "departures", "last_seq", "member_at", "on_left", "until")
+
+    def __init__(self, on_left: Callable[[], None]) -> None:
         self.last_seq: int | None = None
+        self.member_at: int | None = None
         self.active = True
         self.until: int | None = None
+        self.departures: list[int] = []
+        self.on_left = on_left
 
-    def allows(self, seq: int) -> bool:
-        return self.until is None or seq <= self.until
+    def allows(self, seq: int | None) -> bool:
+        """Whether an event may be written: nothing past its user's departure, nor, once
+        they are departing, any event outside the room's order (typing, an edit)."""
+        until = self.until
+        return until is None or (seq is not None and seq <= until)
+
+    def outlived(self, seq: int) -> bool:
+        """The departure at ``seq`` ended a membership before the one this subscription
+        found: its user rejoined the room since."""
+        return self.member_at is not None and seq <= self.member_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +133,7 @@ class _FillTo:
 class _Departure:
     room_id: uuid.UUID
     subscription: _Subscription
-    frame: str
+    seq: int
 
 
 _Item: TypeAlias = RoomEvent | _CatchUp | _FillTo | _Departure | str
@@ -119,6 +142,11 @@ _Item: TypeAlias = RoomEvent | _CatchUp | _FillTo | _Departure | str
 def _text(frame: str) -> dict[str, Any]:
     """The ASGI message that sends ``frame`` as a text frame."""
     return {"type": "websocket.send", "text": frame}
+
+
+def _left(room_id: uuid.UUID) -> str:
+    """The frame that ends a subscription whose user is no longer a member of the room."""
+    return UnsubscribedFrame(room_id=room_id, reason="left").model_dump_json()
 
 
 class Connection:
@@ -215,7 +243,7 @@ class Connection:
             step = _step(subscription.last_seq, seq)
             if step is _SKIP:
                 return False
-            if step is _WRITE and write_now(item.wire):
+            if step is _WRITE and subscription.until is None and write_now(item.wire):
                 if seq is None:
                     return False  # not a message: typing, presence, an edit
                 subscription.last_seq = seq
@@ -237,10 +265,19 @@ class Connection:
         outbox = self._outbox
         return not self.closed and (outbox is None or (not outbox and self._parked is not None))
 
-    def subscribe(self, room_id: uuid.UUID, since_seq: int | None) -> None:
-        """Start a room: replay after ``since_seq`` (or start at the newest), then live."""
+    def subscribe(
+        self, room_id: uuid.UUID, since_seq: int | None, on_left: Callable[[], None] = _nothing
+    ) -> None:
+        """Start a room: replay after ``since_seq`` (or start at the newest), then live.
+
+        Its catch-up reads the membership again, where the room stands, at the moment the
+        subscription becomes live: the caller adds the socket to the room's sockets before
+        anything awaits, so a departure that commits after that read reaches it through
+        ``depart``, and one committed before it is seen by it. ``on_left`` is called when the
+        subscription ends because its user is no longer a member.
+        """
         self.unsubscribe(room_id)
-        subscription = self._subscriptions[room_id] = _Subscription()
+        subscription = self._subscriptions[room_id] = _Subscription(on_left)
         self._put(_CatchUp(room_id, subscription, since_seq))
 
     def fill_to(self, room_id: uuid.UUID, seq: int) -> None:
@@ -258,29 +295,47 @@ class Connection:
         if subscription is not None:
             subscription.active = False
 
-    def depart(self, room_id: uuid.UUID, last_seq: int | None, frame: str) -> None:
-        """The user left the room with message ``last_seq``: end the subscription, then send
-        ``frame``, once what is queued for the room before the departure is written (the
-        "left" message among it), and nothing after ``last_seq`` (a catch-up running now
-        stops there)."""
+    def depart(self, room_id: uuid.UUID, seq: int) -> None:
+        """The user left the room with message ``seq``: end the subscription with an
+        ``unsubscribed`` frame once what is queued for the room before the departure is
+        written (the "left" message among it), and write nothing after ``seq``. From now on
+        it no longer counts as subscribed."""
         subscription = self._subscriptions.get(room_id)
-        if subscription is None:
+        if subscription is None or subscription.outlived(seq):
             return
-        subscription.until = last_seq
-        if self._writer_idle():
-            self.unsubscribe(room_id)
-            self.send(frame)
+        if subscription.member_at is None:
+            # Its catch-up has yet to read the membership: it judges the departure then.
+            subscription.departures.append(seq)
+        elif subscription.until is None or seq < subscription.until:
+            subscription.until = seq
+        if subscription.member_at is not None and self._writer_idle():
+            if self._end_as_left(room_id, subscription):
+                self.send(_left(room_id))
         else:
-            self._put(_Departure(room_id, subscription, frame))
+            self._put(_Departure(room_id, subscription, seq))
+
+    def _end_as_left(self, room_id: uuid.UUID, subscription: _Subscription) -> bool:
+        """End the subscription (if it still stands) as its user is no member any more, and
+        tell the hub; True if it did, and the caller writes the ``unsubscribed`` frame."""
+        if self._subscriptions.get(room_id) is not subscription:
+            return False  # ended already, or made again since
+        self.unsubscribe(room_id)
+        subscription.on_left()
+        return True
 
     @property
     def rooms(self) -> list[uuid.UUID]:
         return list(self._subscriptions)
 
     def is_subscribed(self, room_id: uuid.UUID) -> bool:
-        """Subscribed, and its user has not left the room."""
+        """Subscribed, its catch-up found the user a member, and they have not left since:
+        ``typing`` there needs no read of the membership."""
         subscription = self._subscriptions.get(room_id)
-        return subscription is not None and subscription.until is None
+        return (
+            subscription is not None
+            and subscription.member_at is not None
+            and subscription.until is None
+        )
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -373,7 +428,7 @@ class Connection:
             return  # unsubscribed since the event was queued
         event = item.event
         step = _step(subscription.last_seq, event.seq)
-        if step is _SKIP or (event.seq is not None and not subscription.allows(event.seq)):
+        if step is _SKIP or not subscription.allows(event.seq):
             return
         if step is _FILL_FIRST:
             assert event.seq is not None  # noqa: S101  (only seq'd events leave a gap)
@@ -386,22 +441,37 @@ class Connection:
             self._on_delivered(event.latency())
 
     async def _depart(self, departure: _Departure) -> None:
-        # A subscription made again since (the user rejoined) is not this departure's.
-        if self._subscriptions.get(departure.room_id) is departure.subscription:
-            self.unsubscribe(departure.room_id)
-            await self._write(departure.frame)
+        # Not a departure from the membership its catch-up found (the user rejoined since),
+        # nor one of a subscription made again since.
+        subscription = departure.subscription
+        if not subscription.outlived(departure.seq) and self._end_as_left(
+            departure.room_id, subscription
+        ):
+            await self._write(_left(departure.room_id))
 
     async def _catch_up(
         self, room_id: uuid.UUID, subscription: _Subscription, since_seq: int | None
     ) -> None:
+        member_at = await self._history.last_seq_if_member(room_id, self.user_id)
+        if not subscription.active:
+            return
+        if member_at is None:
+            # They left since the subscribe frame was checked: nothing of the room is written.
+            if self._end_as_left(room_id, subscription):
+                await self._write(_left(room_id))
+            return
+        subscription.member_at = member_at
+        # Departures noted meanwhile that came after the read end this membership.
+        subscription.until = min(
+            (seq for seq in subscription.departures if seq > member_at), default=None
+        )
         if since_seq is None:
-            last_seq = await self._history.last_seq(room_id)
+            last_seq = subscription.last_seq = member_at
         else:
             subscription.last_seq = since_seq
             await self._write_from_history(room_id, subscription, upto=None)
             last_seq = subscription.last_seq
         if subscription.active:
-            subscription.last_seq = last_seq
             frame = SubscribedFrame(room_id=room_id, last_seq=last_seq)
             await self._write(frame.model_dump_json())
 
@@ -434,7 +504,11 @@ class Connection:
                 await self._write(event.frame)
                 self._on_delivered(None)
                 subscription.last_seq = seq
-                if event.departing_user == self.user_id:
-                    subscription.until = seq  # they left here; the hub's departure follows
+                if event.departing_user == self.user_id and not subscription.outlived(seq):
+                    # They left here: the subscription ends now, whether or not a departure
+                    # comes from the hub (a room started after it would send none).
+                    if self._end_as_left(room_id, subscription):
+                        await self._write(_left(room_id))
+                    return
             if len(page) < PAGE_SIZE:
                 return

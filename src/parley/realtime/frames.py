@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from parley.schemas.messages import MAX_SEQ, ClientId, MessageBody, MessageOut, SenderOut
+from parley.schemas.rooms import RoomOut
 from parley.schemas.uploads import UploadOut
 from parley.schemas.users import UserOut
 
@@ -21,6 +22,9 @@ __all__ = [
     "PongFrame",
     "PresenceFrame",
     "ReadyFrame",
+    "RoomAddedFrame",
+    "RoomRemovedFrame",
+    "RoomUpdatedFrame",
     "SendFrame",
     "SubscribeFrame",
     "SubscribedFrame",
@@ -131,6 +135,30 @@ class PresenceFrame(_Frame):
 class UploadEventFrame(_Frame):
     type: Literal["upload"] = "upload"
     upload: UploadOut
+
+
+# --- events for the user, on every socket of theirs (their user channel) -------------
+
+
+class RoomAddedFrame(_Frame):
+    """The user became a member: made the room, joined, was added, or a direct room opened."""
+
+    type: Literal["room.added"] = "room.added"
+    room: RoomOut
+
+
+class RoomRemovedFrame(_Frame):
+    """The user is a member no more."""
+
+    type: Literal["room.removed"] = "room.removed"
+    room_id: uuid.UUID
+
+
+class RoomUpdatedFrame(_Frame):
+    """A room of the user's changed (its name, its owner), to every member."""
+
+    type: Literal["room.updated"] = "room.updated"
+    room: RoomOut
 
 
 class PongFrame(_Frame):

@@ -25,10 +25,15 @@ def message_event(message: MessageOut) -> Outbound:
     )
 
 
+# The system messages that end their user's membership: that user's subscriptions to the room
+# end with them, on every instance (a removal by another member belongs here too).
+_ENDS_MEMBERSHIP = frozenset({SystemEvent.LEFT})
+
+
 def _departing(message: MessageOut) -> uuid.UUID | None:
-    """The user a "left" system message records, whose sockets must stop there."""
+    """The user whose membership the message ends, whose sockets must stop there."""
     attachment = message.attachment or {}
-    if message.kind is not MessageKind.SYSTEM or attachment.get("event") != SystemEvent.LEFT:
+    if message.kind is not MessageKind.SYSTEM or attachment.get("event") not in _ENDS_MEMBERSHIP:
         return None
     return uuid.UUID(attachment["user"]["id"])
 
@@ -47,6 +52,11 @@ class History:
     async def last_seq(self, room_id: uuid.UUID) -> int:
         async with self._session_factory() as session:
             return (await RoomRepository(session).last_seqs([room_id])).get(room_id, 0)
+
+    async def last_seq_if_member(self, room_id: uuid.UUID, user_id: uuid.UUID) -> int | None:
+        """Where the room stands if the user is a member of it; None if not (any more)."""
+        async with self._session_factory() as session:
+            return await RoomRepository(session).last_seq_if_member(room_id, user_id)
 
     async def last_seqs(self, room_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
         async with self._session_factory() as session:

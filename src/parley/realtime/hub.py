@@ -12,6 +12,7 @@ with no later event to reveal the gap.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections import defaultdict
@@ -22,7 +23,6 @@ from parley.realtime.broker import Broker, Delivery
 from parley.realtime.connection import Connection, RoomEvent
 from parley.realtime.envelope import Outbound, decode_envelope, encode_envelope
 from parley.realtime.feed import RoomFeed
-from parley.realtime.frames import UnsubscribedFrame
 from parley.realtime.history import PAGE_SIZE, History
 
 __all__ = ["Hub"]
@@ -104,9 +104,12 @@ class Hub:
     async def join_room(
         self, connection: Connection, room_id: uuid.UUID, since: int | None
     ) -> None:
+        # The socket is among the room's sockets before its subscription's catch-up reads the
+        # membership: a departure committed after that read reaches it (``_dispatch``).
+        on_left = functools.partial(self._release, connection, room_id)
         room = self._rooms.get(room_id)
         if room is not None:
-            connection.subscribe(room_id, since)
+            connection.subscribe(room_id, since, on_left)
             room.sockets.add(connection)
             return
         channel = f"{self._room_prefix}{room_id}"
@@ -121,7 +124,7 @@ class Hub:
                 # the room still starts, for them.
                 self._spawn(self._start_for_those_left(room))
             raise
-        connection.subscribe(room_id, since)
+        connection.subscribe(room_id, since, on_left)
         self._start(room, last_seq, newcomer=connection)
 
     async def _listen_to(self, room: _Room) -> int:
@@ -162,6 +165,18 @@ class Hub:
         """Deliver the room to this socket no more; stop listening if it was the last."""
         if self._detach(connection, room_id):
             await self._broker.unsubscribe(f"{self._room_prefix}{room_id}")
+
+    def _release(self, connection: Connection, room_id: uuid.UUID) -> None:
+        """The socket's subscription ended as its user is no member of the room any more
+        (``Connection.subscribe``'s ``on_left``): let go of it at once, in the caller's turn,
+        before anything else can join the room again on this socket."""
+        if self._detach(connection, room_id):
+            self._spawn(self._unsubscribe_unwatched(room_id))
+
+    async def _unsubscribe_unwatched(self, room_id: uuid.UUID) -> None:
+        channel = f"{self._room_prefix}{room_id}"
+        if channel not in self._channels:  # not listened to again meanwhile
+            await self._broker.unsubscribe(channel)
 
     def _detach(self, connection: Connection, room_id: uuid.UUID) -> bool:
         """Take the socket off the room's list; True when no local socket watches it now."""
@@ -238,6 +253,8 @@ class Hub:
                 written = self._dispatch_selectively(room, item)
             if written:
                 self._on_delivered(event.latency(), written)
+        if self._rooms.get(room.id) is not room:
+            return  # its last socket left with one of these events
         if room.feed.missing() is None:
             if room.gap_timer is not None:
                 room.gap_timer.cancel()
@@ -255,12 +272,11 @@ class Hub:
         for connection in list(room.sockets):
             if event.exclude_user != connection.user_id:
                 written += connection.deliver(item)
-            if event.departing_user == connection.user_id:
+            if event.departing_user == connection.user_id and event.seq is not None:
                 # They left: this message is the last they get from the room, after those
-                # still queued for them.
-                left = UnsubscribedFrame(room_id=room.id, reason="left").model_dump_json()
-                connection.depart(room.id, event.seq, left)
-                self._spawn(self._let_go(connection, room.id))
+                # still queued for them. The socket lets go of the room (``_release``) when
+                # its subscription ends.
+                connection.depart(room.id, event.seq)
         return written
 
     def _gap_timed_out(self, room_id: uuid.UUID) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley.db.autocommit import AutocommitConnection
+from parley.db.outage import DATABASE_UNREACHABLE
 
 __all__ = ["MessageAppends", "NewRow"]
 
@@ -203,12 +204,13 @@ class MessageAppends:
         if len(first) > 1:
             try:
                 seqs = await self._append_many([row for row, _ in first])
-            except DBAPIError as error:
-                if error.connection_invalidated:  # the database is away: for every sender
-                    _answer_all(batch, error)
-                    return
+            except DATABASE_UNREACHABLE as error:  # the database is away: for every sender
+                _answer_all(batch, error)
+                return
+            except DBAPIError:
                 # Something in one message failed the statement (a client_id being stored
                 # at this very moment, say): each is stored on its own, with its own answer.
+                pass
             except Exception as error:  # noqa: BLE001  (each sender gets what the batch got)
                 _answer_all(batch, error)
                 return

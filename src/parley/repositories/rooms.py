@@ -113,6 +113,17 @@ class RoomRepository(Repository[Room]):
         )
         return (await self.session.scalars(statement)).all()
 
+    async def last_seq_if_member(self, room_id: uuid.UUID, user_id: uuid.UUID) -> int | None:
+        """The room's last seq if the user is a member of it, else None: one statement, so
+        both are read at one instant (a socket's subscription starts from it)."""
+        statement = (
+            select(Room.last_seq)
+            .join(Membership, Membership.room_id == Room.id)
+            .where(Room.id == room_id, Membership.user_id == user_id)
+        )
+        last_seq: int | None = await self.session.scalar(statement)
+        return last_seq
+
     async def last_seqs(self, room_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
         rows = await self.session.execute(
             select(Room.id, Room.last_seq).where(Room.id.in_(room_ids))

@@ -72,6 +72,7 @@ _FINISH = (
         result=bindparam("outcome_result"),
         error=bindparam("outcome_error"),
         message_id=bindparam("outcome_message_id"),
+        size=bindparam("outcome_size"),
         lease_until=None,
     )
     .returning(*_UPLOAD_COLUMNS)
@@ -143,10 +144,11 @@ class UploadJobs:
         return _upload(rows[0]) if rows else None
 
     async def finish(
-        self, upload: Upload, result: dict[str, Any], message: NewMessage
+        self, upload: Upload, result: dict[str, Any], message: NewMessage, *, size: int
     ) -> tuple[Upload, MessageRecord] | None:
-        """Record the upload done and post ``message`` in its room, in one transaction, if
-        our claim still holds it; None when not, and then neither is written."""
+        """Record the upload done, its file now ``size`` bytes (less once stripped of its
+        metadata), and post ``message`` in its room, in one transaction, if our claim still
+        holds it; None when not, and then neither is written."""
         message_id, created_at = uuid.uuid4(), utcnow()
         values = {
             "id": message_id,
@@ -157,7 +159,9 @@ class UploadJobs:
             "attachment": message.attachment,
             "created_at": created_at,
         }
-        outcome = _outcome(upload, UploadStatus.DONE, result=result, message_id=message_id)
+        outcome = _outcome(
+            upload, UploadStatus.DONE, result=result, message_id=message_id, size=size
+        )
         stored = await greenlet_spawn(_finish, self._engine.sync_engine, values, outcome)
         if stored is None:
             return None
@@ -188,6 +192,7 @@ def _outcome(
     result: dict[str, Any] | None = None,
     error: str | None = None,
     message_id: uuid.UUID | None = None,
+    size: int | None = None,
 ) -> dict[str, Any]:
     return {
         "upload_id": upload.id,
@@ -196,6 +201,7 @@ def _outcome(
         "outcome_result": result,
         "outcome_error": error,
         "outcome_message_id": message_id,
+        "outcome_size": upload.size if size is None else size,
     }
 
 

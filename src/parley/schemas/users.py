@@ -23,8 +23,25 @@ Password = Annotated[
     StringConstraints(min_length=8, max_length=128),
     Field(examples=["correct horse battery"]),
 ]
+# The controls that reorder text around them (embeddings, overrides, isolates, marks): in a
+# name they can make "alice" display as someone else's name, or reverse what follows it.
+_BIDI_CONTROLS = dict.fromkeys(
+    [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+)
+
+
+def _without_bidi_controls(name: str) -> str:
+    cleaned = name.translate(_BIDI_CONTROLS).strip()
+    if not cleaned:
+        msg = "a display name needs at least one visible character"
+        raise ValueError(msg)
+    return cleaned
+
+
 DisplayName = Annotated[
-    StoredText, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+    StoredText,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(_without_bidi_controls),
 ]
 
 

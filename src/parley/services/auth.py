@@ -14,11 +14,12 @@ from parley.core.errors import (
     RefreshTokenReused,
     UsernameTaken,
 )
+from parley.db.engine import SessionFactory
 from parley.db.models import RefreshToken, User
 from parley.db.unit_of_work import UnitOfWork
 from parley.repositories.refresh_tokens import RefreshTokenRepository
 from parley.repositories.users import UserRepository
-from parley.security.passwords import PasswordHasherService
+from parley.security.passwords import PasswordHasherService, VerificationGuard
 from parley.security.tokens import AccessTokenCodec, hash_refresh_token, new_refresh_token
 
 __all__ = ["AuthService", "IssuedTokens"]
@@ -36,6 +37,7 @@ class AuthService:
         self,
         uow: UnitOfWork,
         *,
+        reads: SessionFactory,
         passwords: PasswordHasherService,
         access_tokens: AccessTokenCodec,
         refresh_ttl_seconds: int,
@@ -43,17 +45,21 @@ class AuthService:
         self._users = UserRepository(uow.session)
         self._refresh_tokens = RefreshTokenRepository(uow.session)
         self._session = uow.session
+        self._reads = reads
         self._passwords = passwords
         self._access_tokens = access_tokens
         self._refresh_ttl = timedelta(seconds=refresh_ttl_seconds)
 
     async def register(self, username: str, password: str, display_name: str | None) -> User:
+        # Hashed before the database is touched: a registration waiting for its hashing slot
+        # holds no pooled connection (a flood of them would leave none for anyone else).
+        password_hash = await self._passwords.hash(password)
         if await self._users.by_username(username) is not None:
             raise UsernameTaken
         user = User(
             username=username,
             display_name=display_name or username,
-            password_hash=await self._passwords.hash(password),
+            password_hash=password_hash,
         )
         try:
             # A savepoint, so that losing a race to the same name leaves the transaction usable.
@@ -63,10 +69,19 @@ class AuthService:
             raise UsernameTaken from error
         return user
 
-    async def login(self, username: str, password: str) -> IssuedTokens:
-        user = await self._users.by_username(username.lower())
+    async def login(
+        self, username: str, password: str, limits: VerificationGuard | None = None
+    ) -> IssuedTokens:
+        """``limits`` may refuse the attempt (before any work) and counts it if it fails."""
+        if limits is not None:
+            await limits.admit()  # again in the hashing slot: this spares a refused flood the read
+        # Read in a session of its own, closed before the wait for a hashing slot: a flood
+        # of sign-ins waiting there holds no pooled connection (the unit of work's session
+        # takes one only to store the new refresh token).
+        async with self._reads() as session:
+            user = await UserRepository(session).by_username(username.lower())
         # Verified even for an unknown user (against a dummy hash): both failures look alike.
-        valid = await self._passwords.verify(user.password_hash if user else None, password)
+        valid = await self._passwords.verify(user.password_hash if user else None, password, limits)
         if user is None or not valid:
             raise InvalidCredentials
         return await self._issue(user.id, family_id=uuid.uuid4())

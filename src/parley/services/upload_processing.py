@@ -25,6 +25,7 @@ from parley.schemas.uploads import UploadOut
 from parley.services.message_factory import MessageFactory
 from parley.storage import Storage
 from parley.tasks.commands import ProcessUpload
+from parley.tasks.deadline import paused
 from parley.tasks.queue import TaskQueue
 
 __all__ = [
@@ -132,16 +133,20 @@ class UploadProcessor:
     async def _process(self, function: Callable[..., _T], *args: object) -> _T:
         if self._pool is None:  # no processing pool (tests): a thread, without a CPU limit
             return await asyncio.to_thread(function, *args)
-        return await self._pool.run(function, *args)
+        # The pool's limits decide for the file, not the job's clock: on a loaded host that
+        # would run out first, and a file to reject once would be retried as if unlucky.
+        with paused():
+            return await self._pool.run(function, *args)
 
     async def _finish(self, claim: Claim, preview: PreviewSummary) -> None:
         """The outcome recorded and the file posted in its room, both or neither: if our
         claim lapsed and another worker took the upload over, it is that worker's."""
         upload = claim.upload
         result = _result(upload, preview)
-        attachment, image = _attachment(upload, result), FileKind(upload.content_type).is_image
+        attachment = _attachment(upload, result, preview.size)
+        image = FileKind(upload.content_type).is_image
         message = MessageFactory.attachment(claim.uploader, attachment, image=image)
-        recorded = await self._jobs.finish(upload, result, message)
+        recorded = await self._jobs.finish(upload, result, message, size=preview.size)
         if recorded is None:
             _log_taken_over(upload)
             return
@@ -153,7 +158,18 @@ class UploadProcessor:
         if finished is None:
             _log_taken_over(upload)
             return
+        await self._discard_files(finished)
         await self._announce(finished, None)
+
+    async def _discard_files(self, upload: Upload) -> None:
+        """A failed upload's bytes are damaged or hostile, and may still carry their metadata:
+        they are never served, and go once the failure is recorded (the row stays, with its
+        reason). Should that fail, the file stays behind, unreachable through the API."""
+        try:
+            await self._storage.delete(upload.storage_key)
+            await self._storage.delete(thumbnail_key(upload))  # from an attempt that crashed
+        except Exception:
+            log.exception("could not delete the files of failed upload %s", upload.id)
 
     async def _announce(self, finished: Upload, posted: MessageOut | None) -> None:
         # The outcome is committed whatever happens here: a failed publish is logged, and
@@ -215,12 +231,12 @@ def _result(upload: Upload, preview: PreviewSummary) -> dict[str, Any]:
     return result
 
 
-def _attachment(upload: Upload, result: dict[str, Any]) -> dict[str, Any]:
+def _attachment(upload: Upload, result: dict[str, Any], size: int) -> dict[str, Any]:
     return {
         "upload_id": str(upload.id),
         "filename": upload.filename,
         "content_type": upload.content_type,
-        "size": upload.size,
+        "size": size,
         "url": f"/api/uploads/{upload.id}/file",
         **result,
     }

@@ -73,8 +73,9 @@ async def worker_runtime(
 ) -> AsyncIterator[WorkerRuntime]:
     concurrency = concurrency or settings.worker_concurrency
     # Decoding images and parsing PDFs is CPU work: it runs in other processes, so one big
-    # file never stalls the event loop. A file may take half a job's time of their CPU: a
-    # job that waited for a process behind another file still has the rest.
+    # file never stalls the event loop. A file may spend half a job's time of their CPU,
+    # however long a loaded host takes to give it that: the job's clock is paused meanwhile
+    # (``deadline.paused``), and a process holding a file ten times as long is stuck.
     pool = ProcessingPool(concurrency, cpu_seconds=settings.job_timeout / 2)
     jobs_at_once = concurrency * JOBS_PER_PROCESS
     dispatcher = Dispatcher()
@@ -106,4 +107,6 @@ async def worker_runtime(
             UploadSweeper(session_factory, queue, stale_after=settings.job_reclaim_after),
         )
     finally:
-        pool.shutdown()
+        # Waited for (in a thread: the event loop goes on), so that nothing of the pool is
+        # left when the process ends.
+        await asyncio.to_thread(pool.shutdown, wait=True)

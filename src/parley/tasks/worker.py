@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from parley.tasks.acks import AckBatcher
 from parley.tasks.claim_ahead import ClaimAhead
 from parley.tasks.commands import UnknownCommandError, decode_command
+from parley.tasks.deadline import job_deadline
 from parley.tasks.dispatcher import Dispatcher
 from parley.tasks.queue import Lease, TaskQueue
 
@@ -166,7 +167,9 @@ class Worker:
                 await self._queue.bury(lease, f"gave up after {job.attempt - 1} attempts")
                 return
             command = decode_command(job.command)
-            async with asyncio.timeout(self._config.job_timeout):
+            # The job's own steps are timed; work it hands to a pool with limits of its own
+            # (a file's CPU) pauses the clock (``deadline.paused``).
+            async with job_deadline(self._config.job_timeout):
                 await self._dispatcher.dispatch(command)
         except asyncio.CancelledError:
             # Shutting down past the grace period: hand the job back untouched.

@@ -12,6 +12,7 @@ from parley.api.responses import error
 from parley.schemas.auth import LoginRequest, RefreshRequest, RegisterRequest, TokenPair
 from parley.schemas.users import UserOut
 from parley.services.auth import IssuedTokens
+from parley.services.sign_in_limits import SignInLimits
 from parley.state import AppState
 
 __all__ = ["router"]
@@ -30,25 +31,40 @@ def _pair(tokens: IssuedTokens) -> TokenPair:
     )
 
 
+def _address(request: Request) -> str:
+    """The client's address (a trusted proxy's X-Forwarded-For, see server.py)."""
+    return request.client.host if request.client else "unknown"
+
+
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
     summary="Create an account",
-    responses=error(409, "The username is taken (`username_taken`)"),
+    responses=error(409, "The username is taken (`username_taken`)")
+    | error(429, "Too many registrations from this address; see `Retry-After` (`rate_limited`)"),
 )
-async def register(body: RegisterRequest, auth: AuthServiceDep) -> UserOut:
+async def register(
+    body: RegisterRequest, auth: AuthServiceDep, state: StateDep, request: Request
+) -> UserOut:
+    # Counted before the hash: each costs 64 MiB and a core for a tenth of a second.
+    await state.enforce(state.rules.register, f"address:{_address(request)}")
     user = await auth.register(body.username, body.password, body.display_name)
     return UserOut.model_validate(user)
 
 
-_LIMITED = error(429, "Too many sign-in attempts; see `Retry-After` (`rate_limited`)")
+_LIMITED = error(
+    429, "Too many failed sign-ins from this address; see `Retry-After` (`rate_limited`)"
+)
 
 
-async def _limit_sign_in(state: AppState, request: Request, username: str) -> None:
-    # Per address (one client trying many names) and per name (many clients, one target).
-    address = request.client.host if request.client else "unknown"
-    await state.enforce(state.rules.login, f"address:{address}")
-    await state.enforce(state.rules.login, f"username:{username.lower()}")
+def _sign_in_limits(state: AppState, request: Request, username: str) -> SignInLimits:
+    return SignInLimits(
+        state.limiter,
+        per_name=state.rules.login,
+        per_address=state.rules.login_address,
+        address=_address(request),
+        username=username,
+    )
 
 
 @router.post(
@@ -57,8 +73,8 @@ async def _limit_sign_in(state: AppState, request: Request, username: str) -> No
 async def login(
     body: LoginRequest, auth: AuthServiceDep, state: StateDep, request: Request
 ) -> TokenPair:
-    await _limit_sign_in(state, request, body.username)
-    return _pair(await auth.login(body.username, body.password))
+    limits = _sign_in_limits(state, request, body.username)
+    return _pair(await auth.login(body.username, body.password, limits))
 
 
 @router.post(
@@ -72,8 +88,8 @@ async def token(
     state: StateDep,
     request: Request,
 ) -> TokenPair:
-    await _limit_sign_in(state, request, form.username)
-    return _pair(await auth.login(form.username, form.password))
+    limits = _sign_in_limits(state, request, form.username)
+    return _pair(await auth.login(form.username, form.password, limits))
 
 
 @router.post(

@@ -25,6 +25,7 @@ router = APIRouter(prefix="/rooms/{room_id}/messages", tags=["messages"], respon
 
 _NOT_FOUND = error(404, "No such room or message, or you are not a member (`not_found`)")
 _FORBIDDEN = error(403, "Not your message (`forbidden`)")
+_LIMITED = error(429, "Sending or editing too fast; see `Retry-After` (`rate_limited`)")
 
 
 @router.get(
@@ -63,7 +64,7 @@ async def history(
         "Posting again with a `client_id` you already used in this room stores nothing and "
         "answers the first message (also 201), so a client can retry safely."
     ),
-    responses=_NOT_FOUND | error(429, "Sending too fast; see `Retry-After` (`rate_limited`)"),
+    responses=_NOT_FOUND | _LIMITED,
 )
 async def post_message(
     room_id: uuid.UUID,
@@ -76,14 +77,22 @@ async def post_message(
     return (await messages.post(user, room_id, body.body, body.client_id)).message
 
 
-@router.patch("/{message_id}", summary="Edit your message", responses=_NOT_FOUND | _FORBIDDEN)
+@router.patch(
+    "/{message_id}",
+    summary="Edit your message",
+    description="An edit counts against the same limit as a send.",
+    responses=_NOT_FOUND | _FORBIDDEN | _LIMITED,
+)
 async def edit_message(
     room_id: uuid.UUID,
     message_id: uuid.UUID,
     body: MessageEdit,
     user: CurrentUser,
     messages: MessageServiceDep,
+    state: StateDep,
 ) -> MessageOut:
+    # Each edit is fanned out like a message: counted with the sends.
+    await state.enforce(state.rules.messages, f"user:{user.id}")
     return await messages.edit(user, room_id, message_id, body.body)
 
 

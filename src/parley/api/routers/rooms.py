@@ -26,6 +26,7 @@ router = APIRouter(tags=["rooms"], responses=AUTHENTICATED)
 _NOT_FOUND = error(404, "No such room, or you are not a member (`not_found`)")
 _FORBIDDEN = error(403, "You may not do this in this room (`forbidden`)")
 _CREATED_NOW: Responses = {201: {"model": RoomOut, "description": "The room was made now"}}
+_LIMITED = error(429, "Too many rooms made or members added; see `Retry-After` (`rate_limited`)")
 
 
 def _detail(room: Room, members: list[User]) -> RoomDetail:
@@ -35,8 +36,13 @@ def _detail(room: Room, members: list[User]) -> RoomDetail:
     )
 
 
-@router.post("/rooms", status_code=status.HTTP_201_CREATED, summary="Create a room")
-async def create_room(body: RoomCreate, user: CurrentUser, rooms: RoomServiceDep) -> RoomOut:
+@router.post(
+    "/rooms", status_code=status.HTTP_201_CREATED, summary="Create a room", responses=_LIMITED
+)
+async def create_room(
+    body: RoomCreate, user: CurrentUser, rooms: RoomServiceDep, state: StateDep
+) -> RoomOut:
+    await state.enforce(state.rules.rooms, f"user:{user.id}")
     room = await rooms.create(user, body.name, is_private=body.is_private)
     return RoomOut.model_validate(room)
 
@@ -87,11 +93,16 @@ async def join_room(room_id: uuid.UUID, user: CurrentUser, rooms: RoomServiceDep
     "/rooms/{room_id}/members",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Add a member (the owner; any member of a public room)",
-    responses=_NOT_FOUND | _FORBIDDEN,
+    responses=_NOT_FOUND | _FORBIDDEN | _LIMITED,
 )
 async def add_member(
-    room_id: uuid.UUID, body: AddMemberRequest, user: CurrentUser, rooms: RoomServiceDep
+    room_id: uuid.UUID,
+    body: AddMemberRequest,
+    user: CurrentUser,
+    rooms: RoomServiceDep,
+    state: StateDep,
 ) -> None:
+    await state.enforce(state.rules.members, f"user:{user.id}")
     await rooms.add_member(user, room_id, body.username)
 
 
@@ -110,11 +121,19 @@ async def leave_room(room_id: uuid.UUID, user: CurrentUser, rooms: RoomServiceDe
     summary="The direct-message room of you and another user, made on first use",
     responses=_CREATED_NOW
     | error(400, "The other user is you (`bad_request`)")
-    | error(404, "No such user (`not_found`)"),
+    | error(404, "No such user (`not_found`)")
+    | _LIMITED,
 )
 async def direct_room(
-    body: DirectRoomRequest, user: CurrentUser, rooms: RoomServiceDep, response: Response
+    body: DirectRoomRequest,
+    user: CurrentUser,
+    rooms: RoomServiceDep,
+    state: StateDep,
+    response: Response,
 ) -> RoomOut:
     direct = await rooms.direct(user, body.username)
+    if direct.created:
+        # Only a new room counts, like POST /rooms; refused, the unit of work rolls it back.
+        await state.enforce(state.rules.rooms, f"user:{user.id}")
     response.status_code = status.HTTP_201_CREATED if direct.created else status.HTTP_200_OK
     return RoomOut.model_validate(direct.room)

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import StreamingResponse
 
+from parley.api.body_limit import allow_upload
 from parley.api.deps import SignedInUser, StateDep
 from parley.api.multipart_stream import file_part
 from parley.api.responses import AUTHENTICATED, error
@@ -78,6 +79,7 @@ async def upload(
     if declared > state.settings.max_upload_bytes + _MULTIPART_OVERHEAD:
         # Refused before reading a byte of the body.
         raise PayloadTooLarge(f"Files may be at most {state.settings.max_upload_bytes} bytes.")
+    allow_upload(request, state.settings.max_upload_bytes + _MULTIPART_OVERHEAD)
     part = await file_part(request)
     accepted = await uploads.accept(user, room_id, part.filename, part.chunks)
     return UploadAccepted.of(accepted)
@@ -92,14 +94,24 @@ async def get_upload(
 
 @router.get(
     "/uploads/{upload_id}/file",
-    summary="The uploaded file",
+    summary="The uploaded file, once processed (verified, and without its metadata)",
     response_class=StreamingResponse,
-    responses=_NOT_FOUND,
+    responses=error(
+        404,
+        "No such upload or room, or you are not a member; or the upload is still being "
+        "processed, or it failed and its file is deleted (`not_found`)",
+    ),
 )
 async def get_file(
     upload_id: uuid.UUID, user: SignedInUser, uploads: UploadServiceDep, state: StateDep
 ) -> StreamingResponse:
     upload = await uploads.get(user, upload_id)
+    # Only the worker's output is served: until then the file is unverified and may still
+    # carry its location; a failed upload's bytes are hostile or damaged, and deleted.
+    if upload.status is UploadStatus.FAILED:
+        raise NotFound("This upload failed; its file is not kept.")
+    if upload.status is not UploadStatus.DONE:
+        raise NotFound("This upload is still being processed.")
     return _stream(state, upload.storage_key, upload.content_type, upload.filename)
 
 

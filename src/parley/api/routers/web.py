@@ -14,8 +14,10 @@ WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 router = APIRouter(include_in_schema=False)
 
 _PAGE_HEADERS = {
+    # connect-src 'self' covers the page's own ws:// and wss:// origin too (CSP Level 3), so
+    # the page can open its socket and nothing else.
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' ws: wss:; "
+        "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; "
         "object-src 'none'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",

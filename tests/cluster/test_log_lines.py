@@ -1,0 +1,61 @@
+"""Every line a real ``parley serve`` and ``parley worker`` write is one JSON object, even
+while the worker parses a PDF made to forge a line of its own in the worker's log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+
+from tests.support.factories import create_account, create_room
+from tests.support.files import FORGED_LOG_LINE, pdf_forging_a_log_line
+from tests.support.processes import Cluster
+
+
+def _entries(log: str) -> list[dict[str, Any]]:
+    entries = []
+    for line in log.splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as error:
+            msg = f"not a JSON line: {line!r}"
+            raise AssertionError(msg) from error
+        assert isinstance(entry, dict), line
+        entries.append(entry)
+    return entries
+
+
+async def test_serve_and_worker_write_json_lines_only(one_instance: Cluster) -> None:
+    cluster = one_instance
+    worker = await cluster.start_worker(concurrency=1)
+    async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as api:
+        account = await create_account(api)
+        room_id = (await create_room(api, account))["id"]
+        accepted = await api.post(
+            f"/api/rooms/{room_id}/uploads",
+            files={"file": (f"minutes\n{FORGED_LOG_LINE}\n.pdf", pdf_forging_a_log_line())},
+            headers=account.headers,
+        )
+        assert accepted.status_code == 202, accepted.text
+        async with asyncio.timeout(60):
+            while (
+                upload := (
+                    await api.get(accepted.json()["status_url"], headers=account.headers)
+                ).json()
+            )["status"] == "processing":
+                await asyncio.sleep(0.1)
+        assert upload["status"] == "done"
+    await cluster.close()
+    assert worker.returncode == 0
+
+    served = _entries(cluster.instances[0].log.read_text())
+    assert any(entry["logger"] == "uvicorn.access" for entry in served)
+    worked = _entries((cluster.workdir / "worker-0.log").read_text())
+    assert any(entry["msg"].startswith("worker ") for entry in worked)  # started, stopped
+    for entry in served + worked:
+        assert entry["logger"] != "parley.auth", entry
+    # pypdf's error about the font, written in the processing process, is a line of ours.
+    [pypdf] = [entry for entry in worked if entry["logger"] == "pypdf._cmap"]
+    assert FORGED_LOG_LINE in pypdf["msg"]
