@@ -1,18 +1,23 @@
 # syntax=docker/dockerfile:1
 # Parley's image: built with uv in one stage, run as a non-root user from a slim one.
-# deploy/validate.sh runs these steps here (no Docker engine on the CI machine).
+# Both stages start from BASE: Docker Hub's Python by default; deploy/local.sh passes an image
+# of the same shape built from Debian's own packages (where Docker Hub is out of reach) and
+# runs the result. deploy/validate.sh also runs these steps as a script.
 
-FROM python:3.11-slim-bookworm AS build
+ARG BASE=python:3.11-slim-bookworm
+
+FROM ${BASE} AS build
 RUN pip install --no-cache-dir "uv==0.13.9"
 WORKDIR /app
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
-# Dependencies first, in their own layer: code changes do not re-resolve them.
+# Dependencies first, in their own layer: code changes do not re-resolve them. The runtime
+# ones only: not the dev or bench groups, which uv would otherwise sync by default.
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-dev --no-install-project
+RUN uv sync --frozen --no-default-groups --no-install-project
 COPY src ./src
-RUN uv sync --frozen --no-dev --no-editable
+RUN uv sync --frozen --no-default-groups --no-editable
 
-FROM python:3.11-slim-bookworm
+FROM ${BASE}
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin parley \
     && mkdir -p /data && chown parley:parley /data
 COPY --from=build /app/.venv /app/.venv
