@@ -55,6 +55,18 @@ async def test_migrate_says_how_to_create_a_missing_database(
     )
 
 
+async def test_serve_does_not_start_on_a_missing_database(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    url = postgres.async_url("parley_no_such_database")
+    result = _run(
+        "serve", "--port", str(free_port()), cwd=tmp_path,
+        PARLEY_DATABASE_URL=url, PARLEY_SECRET_KEY=TEST_SECRET_KEY,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert _said(result).startswith('parley: database "parley_no_such_database" does not exist')
+
+
 def test_migrate_says_when_postgres_is_not_listening(tmp_path: Path) -> None:
     port = free_port()
     url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/parley"
