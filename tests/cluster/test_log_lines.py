@@ -4,27 +4,13 @@ while the worker parses a PDF made to forge a line of its own in the worker's lo
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
 
 import httpx
 
 from tests.support.factories import create_account, create_room
 from tests.support.files import FORGED_LOG_LINE, pdf_forging_a_log_line
+from tests.support.logs import json_log_entries
 from tests.support.processes import Cluster
-
-
-def _entries(log: str) -> list[dict[str, Any]]:
-    entries = []
-    for line in log.splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as error:
-            msg = f"not a JSON line: {line!r}"
-            raise AssertionError(msg) from error
-        assert isinstance(entry, dict), line
-        entries.append(entry)
-    return entries
 
 
 async def test_serve_and_worker_write_json_lines_only(one_instance: Cluster) -> None:
@@ -50,9 +36,9 @@ async def test_serve_and_worker_write_json_lines_only(one_instance: Cluster) -> 
     await cluster.close()
     assert worker.returncode == 0
 
-    served = _entries(cluster.instances[0].log.read_text())
+    served = json_log_entries(cluster.instances[0].log.read_text())
     assert any(entry["logger"] == "uvicorn.access" for entry in served)
-    worked = _entries((cluster.workdir / "worker-0.log").read_text())
+    worked = json_log_entries((cluster.workdir / "worker-0.log").read_text())
     assert any(entry["msg"].startswith("worker ") for entry in worked)  # started, stopped
     for entry in served + worked:
         assert entry["logger"] != "parley.auth", entry

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import stat
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psutil
 
 from tests.support.factories import Account, Json, create_account, create_room, post_message
 from tests.support.files import FORGED_LOG_LINE, pdf_forging_a_log_line, png_with_location
+from tests.support.logs import json_log_entries
 from tests.support.processes import EmbeddedServer
 
 
@@ -113,23 +112,10 @@ async def test_a_data_dir_left_open_is_closed_at_start_and_the_log_says_so(
     assert {name: oct(mode) for name, mode in modes.items()} == {
         name: oct(mode) for name, mode in _expected(modes, data).items()
     }
-    [tightened] = [entry for entry in _entries(log) if "tightened" in entry["msg"]]
+    [tightened] = [entry for entry in json_log_entries(log) if "tightened" in entry["msg"]]
     assert tightened["level"] == "warning"
     # The data dir, files/, files/uploads/, the key and the old upload.
     assert "tightened 5 " in tightened["msg"]
-
-
-def _entries(log: str) -> list[dict[str, Any]]:
-    entries = []
-    for line in log.splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as error:
-            msg = f"not a JSON line: {line!r}"
-            raise AssertionError(msg) from error
-        assert isinstance(entry, dict), line
-        entries.append(entry)
-    return entries
 
 
 async def test_every_line_serve_writes_is_json_even_for_a_hostile_pdf(tmp_path: Path) -> None:
@@ -139,7 +125,7 @@ async def test_every_line_serve_writes_is_json_even_for_a_hostile_pdf(tmp_path: 
         name = f"minutes\n{FORGED_LOG_LINE}\n.pdf"
         upload = await _upload(client, account, room_id, name, pdf_forging_a_log_line())
         assert upload["status"] == "done"
-    entries = _entries(server.instance.log.read_text())
+    entries = json_log_entries(server.instance.log.read_text())
     assert all(entry["logger"] != "parley.auth" for entry in entries)
     assert any(FORGED_LOG_LINE in entry["msg"] for entry in entries)  # inside a line of ours
     assert any(entry["logger"] == "uvicorn.access" for entry in entries)
