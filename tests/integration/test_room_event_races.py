@@ -182,3 +182,35 @@ async def test_a_rename_behind_a_send_tells_the_rooms_last_seq(engine: AsyncEngi
 
     updated = await rooms.heard()
     assert (updated["type"], updated["room"]["last_seq"]) == ("room.updated", 2)
+
+
+async def _leave(rooms: _Rooms, user_id: uuid.UUID, room_id: uuid.UUID) -> None:
+    async with UnitOfWork(rooms.session_factory) as uow:
+        user = await uow.session.get(User, user_id)
+        assert user is not None
+        await rooms.service(uow).leave(user, room_id)
+
+
+async def test_an_owner_and_their_heir_leaving_together_leave_a_member_in_charge(
+    engine: AsyncEngine,
+) -> None:
+    rooms = _Rooms(engine)
+    alice, bob, carol = await rooms.user("alice"), await rooms.user("bob"), await rooms.user("c")
+    room_id = await _public_room(rooms, alice)
+    await _join(rooms, bob, room_id)  # the longest-standing member after alice
+    await _join(rooms, carol, room_id)
+
+    async with UnitOfWork(rooms.session_factory) as uow:  # alice leaves, not yet committed
+        owner = await uow.session.get(User, alice)
+        assert owner is not None
+        await rooms.service(uow).leave(owner, room_id)  # passes the room to bob
+        # Bob leaves at the same moment: he read alice as the owner, then waits for the row.
+        leaving = asyncio.create_task(_leave(rooms, bob, room_id))
+        await rooms.until_someone_waits_for_a_lock()
+    await leaving
+
+    async with engine.connect() as connection:
+        owner_id = await connection.scalar(
+            text("SELECT owner_id FROM rooms WHERE id = :id"), {"id": room_id}
+        )
+    assert owner_id == carol  # not bob, who left: the room stays in a member's hands

@@ -88,6 +88,10 @@ class RoomService:
         await self._rooms.remove_member(room.id, user.id)
         await self._messages.append(room.id, MessageFactory.left(user))
         self._uow.after_commit(partial(self._events.room_removed, user.id, room.id))
+        # Read again under the room's row lock (the append took it): the owner read before
+        # may be out of date. If the owner left at this very moment, they may have passed the
+        # room to this user, who must pass it on in turn.
+        await self._uow.session.refresh(room)
         if room.owner_id == user.id:
             # Ownership passes to the longest-standing member (none: the room is ownerless).
             await self._rooms.set_owner(room.id, await self._rooms.longest_member(room.id))
