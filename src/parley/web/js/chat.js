@@ -152,6 +152,9 @@ async function roomAdded(room) {
   if (early && early.last_seq > room.last_seq) room = early;
   if (store.rooms.has(room.id)) {
     const entry = upsertRoom(room);
+    // Its first sight may still be learning who a direct room is with: a room opened now
+    // would be titled "Direct message" (the frame and this tab's own answer cross).
+    await learnPeer(entry).catch(() => {});
     roomChanged(entry);
     return entry;
   }
