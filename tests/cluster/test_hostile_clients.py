@@ -390,37 +390,42 @@ async def _median_sign_in(client: httpx.AsyncClient, account: Account) -> float:
     )
 
 
+@contextlib.asynccontextmanager
+async def _limited_cluster(
+    postgres_url: str, tmp_path: Path, size: int, limits: dict[str, str]
+) -> AsyncIterator[Cluster]:
+    """``size`` instances on PostgreSQL and Redis with rate limits on, and ``limits`` set."""
+    environment = {"PARLEY_RATE_LIMITS": "on", **limits}
+    cluster = Cluster(postgres_url, SHARED_REDIS_URL, tmp_path, extra_env=environment)
+    await cluster.start(size)
+    try:
+        yield cluster
+    finally:
+        await cluster.close()
+
+
 async def test_a_registration_flood_is_limited_and_sign_ins_stay_responsive(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    cluster = Cluster(
-        postgres_url,
-        SHARED_REDIS_URL,
-        tmp_path,
-        extra_env={
-            "PARLEY_RATE_LIMITS": "on",
-            "PARLEY_RATE_LIMIT_REGISTER": f"{REGISTRATIONS_PER_ADDRESS}/hour",
-        },
-    )
-    await cluster.start(1)
-    try:
-        async with httpx.AsyncClient(base_url=cluster.url(0), timeout=90) as client:
-            account = await create_account(client)
-            await _sign_in_seconds(client, account)  # warm: connections, caches
-            unloaded = await _median_sign_in(client, account)
+    limit = {"PARLEY_RATE_LIMIT_REGISTER": f"{REGISTRATIONS_PER_ADDRESS}/hour"}
+    async with (
+        _limited_cluster(postgres_url, tmp_path, 1, limit) as cluster,
+        httpx.AsyncClient(base_url=cluster.url(0), timeout=90) as client,
+    ):
+        account = await create_account(client)
+        await _sign_in_seconds(client, account)  # warm: connections, caches
+        unloaded = await _median_sign_in(client, account)
 
-            flood = [
-                asyncio.create_task(
-                    _flood_registrations(cluster.url(0), f"127.0.1.{index + 1}", ATTEMPTS_EACH)
-                )
-                for index in range(FLOODERS)
-            ]
-            await asyncio.sleep(1)  # the flood is in full swing
-            loaded = await _median_sign_in(client, account)
-            still_flooding = sum(not task.done() for task in flood)
-            statuses = [status for each in await asyncio.gather(*flood) for status in each]
-    finally:
-        await cluster.close()
+        flood = [
+            asyncio.create_task(
+                _flood_registrations(cluster.url(0), f"127.0.1.{index + 1}", ATTEMPTS_EACH)
+            )
+            for index in range(FLOODERS)
+        ]
+        await asyncio.sleep(1)  # the flood is in full swing
+        loaded = await _median_sign_in(client, account)
+        still_flooding = sum(not task.done() for task in flood)
+        statuses = [status for each in await asyncio.gather(*flood) for status in each]
 
     created, refused = statuses.count(201), statuses.count(429)
     report(
@@ -435,17 +440,8 @@ async def test_a_registration_flood_is_limited_and_sign_ins_stay_responsive(
 
 
 async def test_a_typing_flood_is_dropped_past_its_limit(postgres_url: str, tmp_path: Path) -> None:
-    cluster = Cluster(
-        postgres_url,
-        SHARED_REDIS_URL,
-        tmp_path,
-        extra_env={
-            "PARLEY_RATE_LIMITS": "on",
-            "PARLEY_RATE_LIMIT_TYPING": f"{TYPING_ALLOWED}/hour",
-        },
-    )
-    await cluster.start(2)
-    try:
+    limit = {"PARLEY_RATE_LIMIT_TYPING": f"{TYPING_ALLOWED}/hour"}
+    async with _limited_cluster(postgres_url, tmp_path, 2, limit) as cluster:
         async with httpx.AsyncClient(base_url=cluster.url(0), timeout=30) as client:
             typist, reader = await create_account(client), await create_account(client)
             room_id = (await create_room(client, typist))["id"]
@@ -478,5 +474,3 @@ async def test_a_typing_flood_is_dropped_past_its_limit(postgres_url: str, tmp_p
         assert fanned_out == TYPING_ALLOWED
         await listener.send({"type": "ping"})
         assert (await listener.recv_type("pong"))["type"] == "pong"  # still open
-    finally:
-        await cluster.close()
