@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.fanout_dialects import DIALECTS
 from bench.support.parley import REDIS_URL, accounts, join, new_room, parley_cluster
 from bench.support.spawn import python_process, wait_for_port
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 
 __all__ = ["FLOOR", "PARLEY", "SOCKETIO", "STARTERS", "Target", "TargetStarter"]
 

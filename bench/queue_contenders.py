@@ -21,11 +21,11 @@ from taskiq_redis import RedisStreamBroker
 
 from bench.peers.floor_list_queue import NOOP, queue_keys
 from bench.peers.taskiq_queue import noop, stream_broker, wait_probe
+from bench.queue_tasks import Noop, WaitProbe
 from bench.support.parley import REDIS_URL, postgres_database
 from bench.support.spawn import python_process
+from parley.composition.seams import build_queue, redis_client
 from parley.core.settings import Settings
-from parley.infrastructure import build_queue, redis_client
-from parley.tasks.commands import Noop, WaitProbe
 from parley.tasks.queue import TaskQueue
 
 __all__ = ["Contender", "floor_queue", "parley_queue", "taskiq_queue"]
@@ -87,7 +87,10 @@ class ParleyQueue:
         return stats.depth + stats.in_flight
 
     def worker(self, log: Path) -> WorkerProcess:
-        return python_process(["-m", "parley", "worker"], log, env=self._worker_env)
+        # Its commands come from a task module of the benchmark's, imported from the
+        # working directory (the repository's root, where `python -m bench` runs).
+        worker = ["-m", "parley", "worker", "--tasks", "bench.queue_tasks"]
+        return python_process(worker, log, env=self._worker_env)
 
 
 @contextlib.asynccontextmanager

@@ -71,10 +71,18 @@ async def postgres_url(postgres: PostgresServer) -> AsyncIterator[str]:
     await postgres.drop_database(name)
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each test that uses it runs on PostgreSQL and on the embedded SQLite."""
-    if request.param == "postgres":
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """PostgreSQL for every test; SQLite as well where the database is what is tested
+    (marked ``both_databases``): an HTTP or socket rule runs the same on either."""
+    if "database_kind" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_databases") is not None
+        metafunc.parametrize("database_kind", ["postgres", "sqlite"] if both else ["postgres"])
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, database_kind: str, tmp_path: Path) -> str:
+    """A fresh, migrated database of ``database_kind`` for this test alone."""
+    if database_kind == "postgres":
         return str(request.getfixturevalue("postgres_url"))
     path = tmp_path / "parley.db"
     copy_sqlite(request.getfixturevalue("sqlite_template"), path)

@@ -11,11 +11,12 @@ from typing import NoReturn
 
 from pydantic import ValidationError
 
+from parley.composition.task_modules import import_task_modules
 from parley.core.errors import ConfigurationError
 from parley.core.logging import configure_logging
 from parley.core.private_files import prepare_data_dir
 from parley.core.secret_key import with_secret_key
-from parley.core.settings import Settings
+from parley.core.settings import Settings, module_names
 from parley.db.engine import create_engine
 from parley.db.migrate import schema_state, upgrade_to_head
 from parley.diagnosis import explain, explain_settings
@@ -88,6 +89,14 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--metrics-port", type=_port, default=None, help="serve Prometheus metrics on 127.0.0.1"
     )
+    worker.add_argument(
+        "--tasks",
+        type=_modules,
+        default=None,
+        metavar="MODULE[,MODULE...]",
+        help="modules to import at start, which register commands and their handlers "
+        "(default PARLEY_TASK_MODULES)",
+    )
     worker.set_defaults(run=_worker)
 
     queue = commands.add_parser("queue", help="show the queue: depth, in flight, dead letters")
@@ -116,8 +125,18 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
 _port = _bounded(1, 65535)
 
 
+def _modules(text: str) -> tuple[str, ...]:
+    try:
+        return module_names(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     settings = with_secret_key(settings)  # refuse a cluster config without a key, up front
+    if settings.serves_worker:
+        # Up front too: a module missing is the operator's to fix, not a failed start-up.
+        import_task_modules(settings.task_modules)
     configure_logging()  # JSON lines from here on (uvicorn installs the same again)
     if settings.is_embedded:
         log.info(
@@ -158,6 +177,8 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> None:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> None:
+    if args.tasks is not None:
+        settings = settings.model_copy(update={"task_modules": args.tasks})
     if not settings.is_embedded:
         asyncio.run(_schema_ready(settings, migrate=False))
     configure_logging()

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis.asyncio as redis
 
-from parley.infrastructure import redis_client
+from parley.composition.seams import redis_client
 from parley.realtime.broker import Broker
 from parley.realtime.memory_broker import MemoryBroker, MemoryBus
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from parley.infrastructure import redis_client
+from parley.composition.seams import redis_client
 from parley.realtime.broker import Broker, BrokerEvent, Delivery, Reconnected
 from parley.realtime.redis_broker import RedisBroker
 from tests.contracts.conftest import REDIS_URL, BrokerFactory

@@ -13,7 +13,7 @@ import pytest
 import redis.asyncio as redis
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from parley.infrastructure import REDIS_REPLY_TIMEOUT_SECONDS, redis_client
+from parley.composition.seams import REDIS_REPLY_TIMEOUT_SECONDS, redis_client
 from parley.tasks.commands import Command, register_command
 from parley.tasks.dispatcher import Dispatcher
 from parley.tasks.memory_queue import MemoryTaskQueue
@@ -30,6 +30,14 @@ class Probe(Command):
 
     name: ClassVar[str] = "test_probe"
     n: int
+
+
+@register_command
+@dataclass(frozen=True, slots=True)
+class Unhandled(Command):
+    """A test command every worker here knows, and none has a handler for."""
+
+    name: ClassVar[str] = "test_unhandled"
 
 
 FAST = WorkerConfig(
@@ -180,9 +188,7 @@ async def test_a_job_past_its_timeout_is_retried(queue: TaskQueue) -> None:
 
 
 async def test_an_unknown_command_is_buried_not_crashed_on(queue: TaskQueue) -> None:
-    from parley.tasks.commands import Noop  # noqa: PLC0415
-
-    await queue.enqueue(Noop())  # this worker registers no handler for Noop
+    await queue.enqueue(Unhandled())
     seen: list[int] = []
 
     async def record(probe: Probe) -> None:
@@ -195,7 +201,7 @@ async def test_an_unknown_command_is_buried_not_crashed_on(queue: TaskQueue) -> 
         while not (dead := await queue.dead_letters()):
             await asyncio.sleep(0.02)
     await running.shutdown()
-    assert "no handler for noop" in dead[0].reason
+    assert "no handler for test_unhandled" in dead[0].reason
 
 
 async def test_graceful_shutdown_finishes_jobs_in_hand(queue: TaskQueue) -> None:

@@ -16,13 +16,14 @@ import redis.asyncio as redis
 import uvloop
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from parley.infrastructure import redis_client
+from parley.composition.seams import redis_client
 from parley.realtime.broker import BrokerEvent, Delivery, Reconnected
 from parley.realtime.redis_broker import RedisBroker
 from parley.realtime.redis_link import RedisAddress
 from parley.realtime.redis_publisher import RedisPublisher
 from parley.realtime.redis_subscriber import RedisSubscriber
-from tests.support.processes import RedisServer, free_port
+from tests.support.ports import free_port
+from tests.support.processes import RedisServer
 
 
 def _channel() -> str:

@@ -28,7 +28,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from tests.support.databases import PostgresServer, run_in_fresh_loop
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 
 # Every frame type the server may send (docs/protocol.md).
 SERVER_FRAME_TYPES = {

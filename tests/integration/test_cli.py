@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from tests.support.ports import free_port
+
 PARLEY = [sys.executable, "-m", "parley"]
 
 
@@ -20,13 +21,6 @@ def _env(**variables: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
     env.update(variables)
     return env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_serve_refuses_a_cluster_config_without_a_key(postgres_url: str) -> None:
@@ -42,8 +36,49 @@ def test_serve_refuses_a_cluster_config_without_a_key(postgres_url: str) -> None
     assert "PARLEY_SECRET_KEY is not set" in result.stderr
 
 
+def test_worker_stops_at_once_on_a_task_module_it_cannot_find(postgres_url: str) -> None:
+    result = subprocess.run(
+        [*PARLEY, "worker", "--tasks", "parley_test_no_such_tasks"],
+        env=_env(PARLEY_DATABASE_URL=postgres_url, PARLEY_REDIS_URL="redis://127.0.0.1:6379/0"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "parley: the task module 'parley_test_no_such_tasks'" in result.stderr
+    assert "cannot be found" in result.stderr
+
+
+def test_serve_stops_at_once_on_a_task_module_its_worker_cannot_find(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*PARLEY, "serve", "--port", str(free_port())],
+        env=_env(PARLEY_TASK_MODULES="parley_test_no_such_tasks"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "parley: the task module 'parley_test_no_such_tasks'" in result.stderr
+
+
+def test_worker_refuses_a_task_module_that_is_not_a_module_name() -> None:
+    result = subprocess.run(
+        [*PARLEY, "worker", "--tasks", "my-tasks"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "not a dotted module name like 'myapp.tasks': 'my-tasks'" in result.stderr
+
+
 def test_serve_runs_the_embedded_default_with_nothing_configured(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [*PARLEY, "serve", "--port", str(port)],
         env=_env(),

@@ -8,9 +8,12 @@ reading the room and typing there (``tests/support/departures.py`` runs one race
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from parley.core.settings import Settings
 from tests.support.departures import LeavingRace
+
+pytestmark = pytest.mark.both_databases  # the database is what these test
 
 # Rounds on PostgreSQL, and on the embedded SQLite (one writer at a time, the same race).
 ROUNDS = 200

@@ -14,6 +14,8 @@ from tests.support.factories import (
     post_message,
 )
 
+pytestmark = pytest.mark.both_databases  # the database is what these test
+
 
 async def test_a_posted_message_has_the_contract_shape(client: httpx.AsyncClient) -> None:
     owner = await create_account(client)

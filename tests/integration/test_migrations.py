@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -10,6 +11,8 @@ from sqlalchemy.engine import Connection
 from parley.db.base import Base
 from parley.db.engine import create_engine
 from parley.db.migrate import alembic_config
+
+pytestmark = pytest.mark.both_databases  # the database is what these test
 
 
 async def test_migrations_match_the_models_and_downgrade_cleanly(database_url: str) -> None:

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from parley.core.settings import RateLimitMode, Settings
 from tests.conftest import TEST_SECRET_KEY
 from tests.support.databases import PostgresServer
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 from tests.support.servers import serve_in_process
 
 PARLEY = [sys.executable, "-m", "parley"]

@@ -19,12 +19,10 @@ from parley.db.models import User
 from parley.db.unit_of_work import UnitOfWork
 from parley.observability.metrics import Metrics
 from parley.realtime.broker import Delivery
+from parley.realtime.channels import ChannelPublisher
 from parley.realtime.envelope import decode_envelope
-from parley.realtime.history import History
-from parley.realtime.hub import Hub
 from parley.realtime.memory_broker import MemoryBroker, MemoryBus
 from parley.realtime.publisher import EventPublisher
-from parley.repositories.message_pages import MessagePages
 from parley.services.message_factory import MessageFactory
 from parley.services.messages import MessageService
 from parley.services.rooms import RoomService
@@ -49,9 +47,8 @@ class _Rooms:
         self.session_factory: SessionFactory = create_session_factory(engine)
         self._bus = MemoryBus()
         self._namespace = f"t{uuid.uuid4().hex[:8]}"
-        history = History(self.session_factory, MessagePages(engine))
-        hub = Hub(MemoryBroker(self._bus), history, namespace=self._namespace)
-        self.events = EventPublisher(hub, Metrics())
+        channels = ChannelPublisher(MemoryBroker(self._bus), namespace=self._namespace)
+        self.events = EventPublisher(channels, Metrics())
         self._listener = MemoryBroker(self._bus)
         self._heard = self._listener.events()
 

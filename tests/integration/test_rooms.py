@@ -15,6 +15,8 @@ from tests.support.factories import (
     post_message,
 )
 
+pytestmark = pytest.mark.both_databases  # the database is what these test
+
 
 async def test_create_a_room_and_find_it(client: httpx.AsyncClient) -> None:
     owner = await create_account(client)

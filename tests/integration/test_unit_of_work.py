@@ -11,6 +11,8 @@ from parley.db.engine import create_engine, create_read_session_factory, create_
 from parley.db.models import User
 from parley.db.unit_of_work import UnitOfWork
 
+pytestmark = pytest.mark.both_databases  # the database is what these test
+
 
 def _user() -> User:
     name = f"u{uuid.uuid4().hex[:12]}"

@@ -23,11 +23,9 @@ from parley.db.engine import SessionFactory, create_engine, create_session_facto
 from parley.db.models import Message, Room, Upload, UploadStatus, User
 from parley.db.unit_of_work import UnitOfWork
 from parley.observability.metrics import Metrics
-from parley.realtime.history import History
-from parley.realtime.hub import Hub
+from parley.realtime.channels import ChannelPublisher
 from parley.realtime.memory_broker import MemoryBroker
 from parley.realtime.publisher import EventPublisher
-from parley.repositories.message_pages import MessagePages
 from parley.repositories.upload_jobs import UploadJobs
 from parley.services.upload_processing import (
     ProcessingLimits,
@@ -53,6 +51,8 @@ from tests.support.files import (
 )
 from tests.support.servers import serve_in_process
 from tests.support.ws import WsClient
+
+pytestmark = pytest.mark.both_databases  # the database is what these test
 
 
 async def _upload(
@@ -529,10 +529,9 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
 
 
 def _processor(engine: AsyncEngine, storage: Storage) -> UploadProcessor:
-    history = History(create_session_factory(engine), MessagePages(engine))
-    hub = Hub(MemoryBroker(), history, namespace=f"t{uuid.uuid4().hex[:8]}")
+    channels = ChannelPublisher(MemoryBroker(), namespace=f"t{uuid.uuid4().hex[:8]}")
     # No process pool: the same functions run in a thread here.
-    events = EventPublisher(hub, Metrics())
+    events = EventPublisher(channels, Metrics())
     return UploadProcessor(UploadJobs(engine), storage, events, None, LIMITS)
 
 

@@ -120,6 +120,7 @@ async def test_re_auth_as_someone_else_closes_4001(
 # --- sending and receiving ------------------------------------------------------------
 
 
+@pytest.mark.both_databases  # sockets' sends: batched on PostgreSQL, one by one on SQLite
 async def test_send_is_acked_and_delivered_to_every_subscriber(
     client: httpx.AsyncClient, server_url: str
 ) -> None:
@@ -158,6 +159,7 @@ async def test_a_member_may_send_without_subscribing(
     await socket.close()
 
 
+@pytest.mark.both_databases  # sockets' sends: batched on PostgreSQL, one by one on SQLite
 async def test_subscribe_with_since_seq_replays_then_goes_live(
     client: httpx.AsyncClient, server_url: str
 ) -> None:
@@ -199,6 +201,7 @@ async def test_unsubscribe_stops_the_room(client: httpx.AsyncClient, server_url:
     await socket.close()
 
 
+@pytest.mark.both_databases  # sockets' sends: batched on PostgreSQL, one by one on SQLite
 async def test_edits_and_deletes_reach_subscribers(
     client: httpx.AsyncClient, server_url: str
 ) -> None:
@@ -353,6 +356,7 @@ async def test_a_slow_consumer_is_closed_1013_and_others_carry_on(
         await alice_socket.close()
 
 
+@pytest.mark.both_databases  # sockets' sends: batched on PostgreSQL, one by one on SQLite
 async def test_leaving_a_room_ends_its_events_on_open_sockets(
     client: httpx.AsyncClient, server_url: str
 ) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 
 __all__ = ["SHIPPED_CONFIG", "Nginx"]
 

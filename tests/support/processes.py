@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 import tempfile
 import uuid
@@ -15,14 +14,9 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["Cluster", "EmbeddedServer", "RedisServer", "free_port"]
+from tests.support.ports import free_port
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+__all__ = ["Cluster", "EmbeddedServer", "RedisServer"]
 
 
 def _tail(log: Path) -> str:

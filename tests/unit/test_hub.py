@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from parley.realtime.broker import Reconnected
+from parley.realtime.channels import ChannelPublisher
 from parley.realtime.connection import Connection
 from parley.realtime.envelope import Outbound
 from parley.realtime.hub import Hub
@@ -43,7 +44,8 @@ def _connection(socket: Socket, room: StoredRoom) -> Connection:
 
 async def test_a_room_whose_first_socket_closes_while_it_starts_starts_for_the_others() -> None:
     room = SlowStart(last=2)
-    hub = Hub(MemoryBroker(), room, namespace="t")
+    broker = MemoryBroker()
+    hub, channels = Hub(broker, room, namespace="t"), ChannelPublisher(broker, namespace="t")
     listening = asyncio.create_task(hub.run())
     try:
         first, second = Socket(direct=True), Socket(direct=True)
@@ -55,7 +57,7 @@ async def test_a_room_whose_first_socket_closes_while_it_starts_starts_for_the_o
             await joining
 
         room.last = 3  # a message stored and published after the second socket joined
-        await hub.publish_to_room(ROOM, message_event(3))
+        await channels.to_room(ROOM, message_event(3))
         async with asyncio.timeout(5):
             while second.seqs() != [3]:
                 await asyncio.sleep(0.01)
@@ -110,7 +112,8 @@ async def test_a_member_who_leaves_gets_what_was_queued_for_them_then_the_left_m
     """Their socket had stopped reading when they left: the messages queued for it, and
     the "left" message itself, still reach it before ``unsubscribed``; nothing after."""
     room = StoredRoom(last=0)
-    hub = Hub(MemoryBroker(), room, namespace="t")
+    broker = MemoryBroker()
+    hub, channels = Hub(broker, room, namespace="t"), ChannelPublisher(broker, namespace="t")
     listening = asyncio.create_task(hub.run())
     try:
         socket, user = Socket(direct=direct), uuid.uuid4()
@@ -124,12 +127,12 @@ async def test_a_member_who_leaves_gets_what_was_queued_for_them_then_the_left_m
         socket.open.clear()  # the client stops reading
         for seq in (1, 2):
             room.last = seq
-            await hub.publish_to_room(ROOM, message_event(seq))
+            await channels.to_room(ROOM, message_event(seq))
         room.last = 3
-        await hub.publish_to_room(ROOM, replace(message_event(3), departing_user=user))
+        await channels.to_room(ROOM, replace(message_event(3), departing_user=user))
         await asyncio.sleep(0.05)  # the hub has handed all three over, and let the room go
         room.last = 4
-        await hub.publish_to_room(ROOM, message_event(4))
+        await channels.to_room(ROOM, message_event(4))
         await asyncio.sleep(0.05)
         socket.open.set()
         async with asyncio.timeout(5):
@@ -196,10 +199,10 @@ async def test_a_subscribe_that_comes_after_the_departure_is_refused_and_let_go(
     room = LeavingRoom(last=1, leaver=leaver, left=2)
     room.go.set()
     broker = RecordingBroker()
-    hub = Hub(broker, room, namespace="t")
+    hub, channels = Hub(broker, room, namespace="t"), ChannelPublisher(broker, namespace="t")
     listening = asyncio.create_task(hub.run())
     try:
-        await hub.publish_to_room(ROOM, room.leave())  # no socket of theirs here yet
+        await channels.to_room(ROOM, room.leave())  # no socket of theirs here yet
         socket, connection = _member_socket(room, leaver)
         await hub.join_room(connection, ROOM, None)
         async with asyncio.timeout(5):
@@ -208,7 +211,7 @@ async def test_a_subscribe_that_comes_after_the_departure_is_refused_and_let_go(
         assert broker.unsubscribed == ["t:room:" + str(ROOM)]
         assert socket.frames == [LEFT]
         assert not connection.is_subscribed(ROOM)
-        await hub.publish_to_room(ROOM, message_event(3))
+        await channels.to_room(ROOM, message_event(3))
         await asyncio.sleep(0.05)
         assert socket.frames == [LEFT]
     finally:
@@ -224,7 +227,8 @@ async def test_a_member_who_left_while_the_room_started_is_stopped_at_their_depa
     ends there: nothing later, no typing."""
     leaver = uuid.uuid4()
     room = LeavingRoom(last=1, leaver=leaver, left=2)
-    hub = Hub(MemoryBroker(), room, namespace="t")
+    broker = MemoryBroker()
+    hub, channels = Hub(broker, room, namespace="t"), ChannelPublisher(broker, namespace="t")
     listening = asyncio.create_task(hub.run())
     try:
         other, other_connection = _member_socket(room, uuid.uuid4())
@@ -235,11 +239,11 @@ async def test_a_member_who_left_while_the_room_started_is_stopped_at_their_depa
         async with asyncio.timeout(5):
             while socket.types() != ["subscribed"]:
                 await asyncio.sleep(0.01)
-        await hub.publish_to_room(ROOM, room.leave())  # before the room has started
+        await channels.to_room(ROOM, room.leave())  # before the room has started
         room.go.set()
         await starting
         room.last = 3
-        await hub.publish_to_room(ROOM, message_event(3))
+        await channels.to_room(ROOM, message_event(3))
         async with asyncio.timeout(5):
             while other.seqs() != [3]:
                 await asyncio.sleep(0.01)

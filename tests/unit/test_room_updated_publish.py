@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 
 from parley.observability.metrics import Metrics
 from parley.realtime.broker import Delivery
+from parley.realtime.channels import ChannelPublisher
 from parley.realtime.envelope import decode_envelope
-from parley.realtime.hub import Hub
 from parley.realtime.memory_broker import MemoryBroker, MemoryBus
 from parley.realtime.publisher import EventPublisher
 from parley.schemas.rooms import RoomOut
-from tests.support.sockets import StoredRoom
 
 MEMBERS = 2_000
 
@@ -33,7 +32,7 @@ def _room() -> RoomOut:
 
 async def test_each_member_gets_the_frame_once_and_other_work_goes_on_meanwhile() -> None:
     bus = MemoryBus()
-    events = EventPublisher(Hub(MemoryBroker(bus), StoredRoom(0), namespace="t"), Metrics())
+    events = EventPublisher(ChannelPublisher(MemoryBroker(bus), namespace="t"), Metrics())
     listener = MemoryBroker(bus)
     members = [uuid.uuid4() for _ in range(MEMBERS)]
     for member in members:

@@ -16,6 +16,7 @@ from typing import Any, cast
 from starlette.websockets import WebSocketState
 
 from parley.api.socket_session import SocketSession
+from parley.composition.state import AppState
 from parley.core.settings import Settings
 from parley.db.models import User
 from parley.observability.metrics import Metrics
@@ -24,7 +25,6 @@ from parley.realtime.hub import Hub
 from parley.realtime.memory_broker import MemoryBroker
 from parley.schemas.messages import SenderOut
 from parley.security.tokens import AccessTokenCodec
-from parley.state import AppState
 from tests.conftest import TEST_SECRET_KEY
 from tests.support.sockets import Socket, StoredRoom
 

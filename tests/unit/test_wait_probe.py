@@ -1,4 +1,5 @@
-"""WaitProbe: a job whose handler logs how long it waited in the queue."""
+"""The queue benchmark's WaitProbe (``bench/queue_tasks.py``): a job whose handler logs how
+long it waited in the queue, which the benchmark reads back as its latency figures."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from parley.tasks.commands import WaitProbe, decode_command, encode_command
-from parley.tasks.runtime import log_wait
+from bench.queue_tasks import WaitProbe, log_wait
+from parley.tasks.commands import decode_command, encode_command
 
-RUNTIME_LOGGER = "parley.tasks.runtime"
+RUNTIME_LOGGER = "bench.queue_tasks"
 
 
 @pytest.fixture

@@ -11,15 +11,15 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
+from parley.composition.state import AppState
 from parley.core.errors import NotAuthenticated
 from parley.db.models import User
 from parley.db.unit_of_work import UnitOfWork
-from parley.repositories.users import UserRepository
+from parley.services.access import account_of
 from parley.services.auth import AuthService
 from parley.services.message_history import MessageHistory
 from parley.services.messages import MessageService
 from parley.services.rooms import RoomService
-from parley.state import AppState
 
 __all__ = [
     "AuthServiceDep",
@@ -94,10 +94,7 @@ def _verified_user_id(token: str | None, state: AppState) -> uuid.UUID:
 
 
 async def _user_of(token: str | None, state: AppState, session: AsyncSession) -> User:
-    user = await UserRepository(session).get(_verified_user_id(token, state))
-    if user is None:
-        raise NotAuthenticated("The account behind this token no longer exists.")
-    return user
+    return await account_of(session, _verified_user_id(token, state))
 
 
 async def auth_service(state: StateDep, uow: UnitOfWorkDep) -> AuthService:

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocketState
 
-from parley.core.errors import NotFound, ParleyError
+from parley.composition.state import AppState
+from parley.core.errors import ParleyError
 from parley.core.logging import context as log_context
 from parley.db.models import User
 from parley.db.outage import DATABASE_UNREACHABLE
@@ -34,12 +35,11 @@ from parley.realtime.frames import (
     UnsubscribeFrame,
     client_frame,
 )
-from parley.repositories.rooms import RoomRepository
 from parley.schemas.messages import SenderOut
 from parley.schemas.users import UserOut
 from parley.security.tokens import AccessClaims
+from parley.services.access import require_member
 from parley.services.messages import MessageService
-from parley.state import AppState
 
 __all__ = ["CLOSE_POLICY_VIOLATION", "CLOSE_UNAUTHORIZED", "SocketSession"]
 
@@ -281,8 +281,7 @@ class SocketSession:
 
     async def _require_member(self, room_id: uuid.UUID) -> None:
         async with self._state.read_session_factory() as session:
-            if not await RoomRepository(session).is_member(room_id, self.user.id):
-                raise NotFound("No such room.")
+            await require_member(session, room_id, self.user.id)
 
     # --- errors -----------------------------------------------------------------------
 

@@ -12,14 +12,14 @@ from starlette.types import Receive, Scope, Send
 
 from parley.api.error_handlers import error_response
 from parley.api.socket_session import CLOSE_UNAUTHORIZED, SocketSession
+from parley.composition.state import AppState
 from parley.core.errors import NotAuthenticated, RateLimited
 from parley.db.models import User
 from parley.db.outage import DATABASE_UNREACHABLE
 from parley.realtime.connection import CLOSE_TRY_AGAIN_LATER
 from parley.realtime.frames import AuthFrame, client_frame
-from parley.repositories.users import UserRepository
 from parley.security.tokens import AccessClaims
-from parley.state import AppState
+from parley.services.access import account_of
 
 __all__ = ["router"]
 
@@ -96,7 +96,4 @@ async def _verify(text: str, state: AppState) -> tuple[User, AccessClaims]:
         raise NotAuthenticated("The first frame must be an auth frame.")
     claims = state.access_tokens.decode(frame.token)
     async with state.read_session_factory() as session:
-        user = await UserRepository(session).get(claims.user_id)
-    if user is None:
-        raise NotAuthenticated("The account behind this token no longer exists.")
-    return user, claims
+        return await account_of(session, claims.user_id), claims

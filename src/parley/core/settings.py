@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 from limits import parse
-from pydantic import AfterValidator, Field, IPvAnyNetwork, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BeforeValidator, Field, IPvAnyNetwork, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from parley.core import urls
 
-__all__ = ["RateLimitMode", "Settings"]
+__all__ = ["RateLimitMode", "Settings", "module_names"]
 
 MIB = 1024 * 1024
 
@@ -27,6 +28,23 @@ def _valid_rate(text: str) -> str:
 
 
 RateLimitText = Annotated[str, AfterValidator(_valid_rate)]
+
+_MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def module_names(text: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``a.b,c`` to ``("a.b", "c")``: a comma list of dotted module names, blanks left out."""
+    names = text.split(",") if isinstance(text, str) else text
+    modules = tuple(name.strip() for name in names if name.strip())
+    for module in modules:
+        if not _MODULE_NAME.fullmatch(module):
+            msg = f"not a dotted module name like 'myapp.tasks': {module!r}"
+            raise ValueError(msg)
+    return modules
+
+
+# A comma list, not JSON: pydantic-settings would otherwise decode the variable as JSON.
+ModuleNames = Annotated[tuple[str, ...], NoDecode, BeforeValidator(module_names)]
 DatabaseUrl = Annotated[str, AfterValidator(urls.database_url)]
 RedisUrl = Annotated[str, AfterValidator(urls.redis_url)]
 
@@ -118,6 +136,11 @@ class Settings(BaseSettings):
     worker_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(
         default=4,
         description="A worker's processing processes; it runs twice as many jobs at once.",
+    )
+    task_modules: ModuleNames = Field(
+        default=(),
+        description="Modules (a comma list) a worker imports as it starts, which register "
+        "commands and their handlers; `parley worker --tasks` names them instead.",
     )
     job_timeout: Annotated[float, Field(gt=0)] = Field(
         default=120.0,

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
-from parley.realtime.broker import Broker
-from parley.tasks.queue import TaskQueue
-
-__all__ = ["DeliveryMetrics", "Metrics"]
+__all__ = ["DeliveryMetrics", "Metrics", "QueueFigures"]
 
 _FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _JOBS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
+
+
+class QueueFigures(Protocol):
+    """What ``/metrics`` reports of the queue (the queue's ``QueueStats``): observability sits
+    below the queue and knows it only by these figures."""
+
+    @property
+    def depth(self) -> int: ...
+    @property
+    def in_flight(self) -> int: ...
+    @property
+    def delayed(self) -> int: ...
+    @property
+    def dead(self) -> int: ...
+    @property
+    def retries(self) -> int: ...
 
 
 class DeliveryMetrics:
@@ -117,14 +131,13 @@ class Metrics:
         self.jobs.labels(outcome).inc()
         self.job_duration.labels(outcome).observe(seconds)
 
-    async def render(self, queue: TaskQueue, broker: Broker) -> bytes:
-        """The text exposition, with the queue's figures read now (they live in Redis, so
-        every instance reports the cluster's queue)."""
-        stats = await queue.stats()
-        self.queue_depth.set(stats.depth)
-        self.queue_in_flight.set(stats.in_flight)
-        self.queue_delayed.set(stats.delayed)
-        self.queue_dead.set(stats.dead)
-        self.queue_retries.set(stats.retries)
-        self.broker_reconnects.set(broker.reconnects)
+    def render(self, queue: QueueFigures, *, broker_reconnects: int) -> bytes:
+        """The text exposition, with the figures the caller has just read: the queue's (they
+        live in Redis, so every instance reports the cluster's queue) and the broker's."""
+        self.queue_depth.set(queue.depth)
+        self.queue_in_flight.set(queue.in_flight)
+        self.queue_delayed.set(queue.delayed)
+        self.queue_dead.set(queue.dead)
+        self.queue_retries.set(queue.retries)
+        self.broker_reconnects.set(broker_reconnects)
         return generate_latest(self.registry)

@@ -11,7 +11,7 @@ from parley.realtime.frames import MessageEventFrame
 from parley.repositories.message_pages import MessagePages
 from parley.repositories.rooms import RoomRepository
 from parley.schemas.messages import MessageOut
-from parley.services.system_events import SystemEvent
+from parley.schemas.system_events import SystemEvent
 
 __all__ = ["History", "message_event"]
 

@@ -20,8 +20,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from parley.realtime.broker import Broker, Delivery
+from parley.realtime.channels import room_channel_prefix, user_channel_prefix
 from parley.realtime.connection import Connection, RoomEvent
-from parley.realtime.envelope import Outbound, decode_envelope, encode_envelope
+from parley.realtime.envelope import Outbound, decode_envelope
 from parley.realtime.feed import RoomFeed
 from parley.realtime.history import PAGE_SIZE, History
 
@@ -60,8 +61,9 @@ class Hub:
         # a room's sockets, not one each (``Connection.deliver``).
         self._on_delivered = on_delivered
         self._history = history
-        self._room_prefix = f"{namespace}:room:"
-        self._user_prefix = f"{namespace}:user:"
+        # The channels ``ChannelPublisher`` publishes to; the hub only listens.
+        self._room_prefix = room_channel_prefix(namespace)
+        self._user_prefix = user_channel_prefix(namespace)
         self._gap_timeout = gap_timeout
         self._reconcile_interval = reconcile_interval
         self._rooms: dict[uuid.UUID, _Room] = {}
@@ -69,14 +71,6 @@ class Hub:
         self._users: defaultdict[uuid.UUID, set[Connection]] = defaultdict(set)
         self._background: set[asyncio.Task[Any]] = set()
         self.connections: set[Connection] = set()
-
-    # --- publishing (called after commit) ------------------------------------------------
-
-    async def publish_to_room(self, room_id: uuid.UUID, event: Outbound) -> None:
-        await self._broker.publish(f"{self._room_prefix}{room_id}", encode_envelope(event))
-
-    async def publish_to_user(self, user_id: uuid.UUID, event: Outbound) -> None:
-        await self._broker.publish(f"{self._user_prefix}{user_id}", encode_envelope(event))
 
     # --- local sockets -----------------------------------------------------------------
 

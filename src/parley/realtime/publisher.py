@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Literal
 
 from parley.observability.metrics import Metrics
+from parley.realtime.channels import ChannelPublisher
 from parley.realtime.envelope import Outbound
 from parley.realtime.frames import (
     MessageEventFrame,
@@ -21,7 +22,6 @@ from parley.realtime.frames import (
     UploadEventFrame,
 )
 from parley.realtime.history import message_event
-from parley.realtime.hub import Hub
 from parley.schemas.messages import MessageOut, SenderOut
 from parley.schemas.rooms import RoomOut
 from parley.schemas.uploads import UploadOut
@@ -33,24 +33,24 @@ _MEMBERS_PER_TURN = 500
 
 
 class EventPublisher:
-    def __init__(self, hub: Hub, metrics: Metrics) -> None:
-        self._hub = hub
+    def __init__(self, channels: ChannelPublisher, metrics: Metrics) -> None:
+        self._channels = channels
         self._metrics = metrics
 
     async def message_created(self, message: MessageOut) -> None:
         self._metrics.messages_stored.inc()
         event = replace(message_event(message), published_at=time.time())
-        await self._hub.publish_to_room(message.room_id, event)
+        await self._channels.to_room(message.room_id, event)
 
     async def message_changed(
         self, kind: Literal["message.edited", "message.deleted"], message: MessageOut
     ) -> None:
         frame = MessageEventFrame(type=kind, room_id=message.room_id, message=message)
-        await self._hub.publish_to_room(message.room_id, Outbound(frame.model_dump_json()))
+        await self._channels.to_room(message.room_id, Outbound(frame.model_dump_json()))
 
     async def typing(self, room_id: uuid.UUID, user: SenderOut) -> None:
         frame = TypingEventFrame(room_id=room_id, user=user)
-        await self._hub.publish_to_room(
+        await self._channels.to_room(
             room_id, Outbound(frame.model_dump_json(), exclude_user=user.id)
         )
 
@@ -58,22 +58,22 @@ class EventPublisher:
         self, room_id: uuid.UUID, user: SenderOut, status: Literal["online", "offline"]
     ) -> None:
         frame = PresenceFrame(room_id=room_id, user=user, status=status)
-        await self._hub.publish_to_room(room_id, Outbound(frame.model_dump_json()))
+        await self._channels.to_room(room_id, Outbound(frame.model_dump_json()))
 
     async def upload(self, user_id: uuid.UUID, upload: UploadOut) -> None:
         """An upload's status, to its uploader's sockets on every instance."""
         frame = UploadEventFrame(upload=upload)
-        await self._hub.publish_to_user(user_id, Outbound(frame.model_dump_json()))
+        await self._channels.to_user(user_id, Outbound(frame.model_dump_json()))
 
     # --- events for the user: their user channel reaches every socket of theirs -------
 
     async def room_added(self, user_id: uuid.UUID, room: RoomOut) -> None:
         frame = RoomAddedFrame(room=room)
-        await self._hub.publish_to_user(user_id, Outbound(frame.model_dump_json()))
+        await self._channels.to_user(user_id, Outbound(frame.model_dump_json()))
 
     async def room_removed(self, user_id: uuid.UUID, room_id: uuid.UUID) -> None:
         frame = RoomRemovedFrame(room_id=room_id)
-        await self._hub.publish_to_user(user_id, Outbound(frame.model_dump_json()))
+        await self._channels.to_user(user_id, Outbound(frame.model_dump_json()))
 
     async def room_updated(self, member_ids: Iterable[uuid.UUID], room: RoomOut) -> None:
         """To each member's user channel, the frame encoded once for them all. An instance
@@ -83,6 +83,6 @@ class EventPublisher:
         in every ``_MEMBERS_PER_TURN``."""
         event = Outbound(RoomUpdatedFrame(room=room).model_dump_json())
         for count, member_id in enumerate(member_ids, start=1):
-            await self._hub.publish_to_user(member_id, event)
+            await self._channels.to_user(member_id, event)
             if count % _MEMBERS_PER_TURN == 0:
                 await asyncio.sleep(0)

@@ -6,9 +6,9 @@ from typing import Any
 
 from parley.db.models import MessageKind, User
 from parley.repositories.messages import NewMessage
-from parley.services.system_events import SystemEvent
+from parley.schemas.system_events import SystemEvent
 
-__all__ = ["MessageFactory", "SystemEvent"]
+__all__ = ["MessageFactory"]
 
 
 class MessageFactory:

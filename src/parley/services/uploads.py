@@ -15,9 +15,9 @@ from parley.db.unit_of_work import UnitOfWork
 from parley.processing.detect import SNIFF_BYTES, FileKind, detect
 from parley.processing.jpeg_metadata import without_metadata
 from parley.realtime.publisher import EventPublisher
-from parley.repositories.rooms import RoomRepository
 from parley.repositories.uploads import UploadRepository
 from parley.schemas.uploads import UploadOut
+from parley.services.access import require_member
 from parley.storage import Storage
 from parley.tasks.commands import ProcessUpload
 from parley.tasks.queue import TaskQueue
@@ -48,8 +48,7 @@ class UploadService:
     async def check_room(self, user: User, room_id: uuid.UUID) -> None:
         """Before any byte of the body is read: only members upload."""
         async with self._session_factory() as session:
-            if not await RoomRepository(session).is_member(room_id, user.id):
-                raise NotFound("No such room.")
+            await require_member(session, room_id, user.id)
 
     async def accept(
         self, user: User, room_id: uuid.UUID, filename: str, chunks: AsyncIterator[bytes]
@@ -87,8 +86,7 @@ class UploadService:
     async def _record(self, uploader_id: uuid.UUID, upload: Upload) -> Upload:
         async with UnitOfWork(self._session_factory) as uow:
             # The member may have left while the file streamed in.
-            if not await RoomRepository(uow.session).is_member(upload.room_id, uploader_id):
-                raise NotFound("No such room.")
+            await require_member(uow.session, upload.room_id, uploader_id)
             await UploadRepository(uow.session).add(upload)
             # The row is committed before the job exists: a worker never meets a job whose
             # upload it cannot find, and a lost job is found again from this row. The

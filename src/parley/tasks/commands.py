@@ -8,7 +8,6 @@ goes to the dead letters with the reason) instead of crashing or guessing.
 from __future__ import annotations
 
 import dataclasses
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -18,10 +17,8 @@ from pydantic import TypeAdapter, ValidationError
 __all__ = [
     "COMMANDS",
     "Command",
-    "Noop",
     "ProcessUpload",
     "UnknownCommandError",
-    "WaitProbe",
     "decode_command",
     "encode_command",
     "register_command",
@@ -48,26 +45,9 @@ class ProcessUpload(Command):
     upload_id: uuid.UUID
 
 
-@dataclass(frozen=True, slots=True)
-class Noop(Command):
-    """Does nothing: for measuring the queue itself (benchmarks, smoke tests)."""
-
-    name: ClassVar[str] = "noop"
-
-
-@dataclass(frozen=True, slots=True)
-class WaitProbe(Command):
-    """Logs how long it waited between its enqueue and the start of its handler: the queue's
-    latency as a real worker sees it (benchmarks, checking a deployment end to end)."""
-
-    name: ClassVar[str] = "wait_probe"
-    sent_at: float = dataclasses.field(default_factory=time.time)  # the sender's wall clock
-
-
-# Every command a worker can run, by name. A new command is added here and given a handler.
-COMMANDS: dict[str, type[Command]] = {
-    command.name: command for command in (ProcessUpload, Noop, WaitProbe)
-}
+# Every command a worker can run, by name: Parley's own, and those task modules register
+# (``register_command``, or ``tasks/handlers.py`` with their handlers).
+COMMANDS: dict[str, type[Command]] = {command.name: command for command in (ProcessUpload,)}
 _ADAPTERS: dict[str, TypeAdapter[Command]] = {
     name: TypeAdapter(command) for name, command in COMMANDS.items()
 }

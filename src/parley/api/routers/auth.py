@@ -9,11 +9,11 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from parley.api.deps import AuthServiceDep, StateDep
 from parley.api.responses import error
+from parley.composition.state import AppState
 from parley.schemas.auth import LoginRequest, RefreshRequest, RegisterRequest, TokenPair
 from parley.schemas.users import UserOut
 from parley.services.auth import IssuedTokens
 from parley.services.sign_in_limits import SignInLimits
-from parley.state import AppState
 
 __all__ = ["router"]
 

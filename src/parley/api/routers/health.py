@@ -63,9 +63,10 @@ async def metrics(
     expected = state.settings.metrics_token
     if expected is not None and not _presents(authorization, expected.get_secret_value()):
         raise NotAuthenticated("GET /metrics needs the metrics token as a bearer token.")
-    return Response(
-        await state.metrics.render(state.queue, state.broker), media_type=CONTENT_TYPE_LATEST
+    figures = state.metrics.render(
+        await state.queue.stats(), broker_reconnects=state.broker.reconnects
     )
+    return Response(figures, media_type=CONTENT_TYPE_LATEST)
 
 
 def _presents(authorization: str | None, token: str) -> bool:

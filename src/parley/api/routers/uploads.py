@@ -13,12 +13,12 @@ from parley.api.body_limit import allow_upload
 from parley.api.deps import SignedInUser, StateDep
 from parley.api.multipart_stream import file_part
 from parley.api.responses import AUTHENTICATED, error
+from parley.composition.state import AppState
 from parley.core.errors import NotFound, PayloadTooLarge
 from parley.db.models import UploadStatus
 from parley.schemas.uploads import UploadAccepted, UploadOut
 from parley.services.upload_processing import thumbnail_key
 from parley.services.uploads import UploadService
-from parley.state import AppState
 
 __all__ = ["router"]
 

@@ -1,16 +1,16 @@
-"""Assembling a worker: the queue, the handlers, the processing pool and the sweeper."""
+"""Assembling a worker, in `parley serve` (the embedded default) or `parley worker`: the
+queue, the handlers (Parley's own and the task modules'), the processing pool and the sweeper."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from parley.composition.task_modules import import_task_modules
 from parley.core.settings import Settings
 from parley.db.engine import SessionFactory
 from parley.observability.metrics import Metrics
@@ -19,14 +19,13 @@ from parley.realtime.publisher import EventPublisher
 from parley.repositories.upload_jobs import UploadJobs
 from parley.services.upload_processing import ProcessingLimits, UploadProcessor, UploadSweeper
 from parley.storage import Storage
-from parley.tasks.commands import Noop, ProcessUpload, WaitProbe
+from parley.tasks.commands import ProcessUpload
 from parley.tasks.dispatcher import Dispatcher
+from parley.tasks.handlers import registered_handlers
 from parley.tasks.queue import TaskQueue
 from parley.tasks.worker import Worker, WorkerConfig
 
-__all__ = ["WorkerRuntime", "log_wait", "worker_runtime"]
-
-log = logging.getLogger(__name__)
+__all__ = ["WorkerRuntime", "worker_runtime"]
 
 # Jobs a worker runs at once per processing process. With two, each process has its next
 # file waiting: while one job claims its upload or records its outcome (round trips to the
@@ -49,16 +48,6 @@ class WorkerRuntime:
                 await sweeping
 
 
-async def _noop(_command: Noop) -> None:
-    return None
-
-
-async def log_wait(probe: WaitProbe) -> None:
-    """WaitProbe's handler. It reads the clock first, so what it logs is the wait alone."""
-    waited = time.time() - probe.sent_at
-    log.info("wait probe waited %.6f s in the queue", waited)
-
-
 @contextlib.asynccontextmanager
 async def worker_runtime(
     settings: Settings,
@@ -72,6 +61,8 @@ async def worker_runtime(
     concurrency: int | None = None,
 ) -> AsyncIterator[WorkerRuntime]:
     concurrency = concurrency or settings.worker_concurrency
+    # First, so that a module that cannot be imported stops the worker before it starts a pool.
+    import_task_modules(settings.task_modules)
     # Decoding images and parsing PDFs is CPU work: it runs in other processes, so one big
     # file never stalls the event loop. A file may spend half a job's time of their CPU,
     # however long a loaded host takes to give it that: the job's clock is paused meanwhile
@@ -79,6 +70,8 @@ async def worker_runtime(
     pool = ProcessingPool(concurrency, cpu_seconds=settings.job_timeout / 2)
     jobs_at_once = concurrency * JOBS_PER_PROCESS
     dispatcher = Dispatcher()
+    for command, handler in registered_handlers().items():
+        dispatcher.register(command, handler)
     dispatcher.register(
         ProcessUpload,
         UploadProcessor(
@@ -93,8 +86,6 @@ async def worker_runtime(
             ),
         ),
     )
-    dispatcher.register(Noop, _noop)
-    dispatcher.register(WaitProbe, log_wait)
     config = WorkerConfig(
         concurrency=jobs_at_once,
         job_timeout=settings.job_timeout,

@@ -1,4 +1,4 @@
-"""What system messages record; their ``attachment["event"]``."""
+"""What system messages record; their ``attachment["event"]``, as clients read it."""
 
 from __future__ import annotations
 
