@@ -42,7 +42,7 @@ async def test_cutting_pubsub_alone_loses_nothing(
             for n in range(30):
                 if n == 10:
                     killed = await admin.client_kill_filter(_type="pubsub", skipme=False)
-                    assert killed >= 2  # both instances' listeners
+                    assert killed == 2  # both instances' listeners
                 await sender.send(
                     {"type": "send", "room_id": room_id, "body": f"m{n}", "client_id": f"c{n}"}
                 )

@@ -3,14 +3,13 @@ while the worker parses a PDF made to forge a line of its own in the worker's lo
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 
 from tests.support.factories import create_account, create_room
 from tests.support.files import FORGED_LOG_LINE, pdf_forging_a_log_line
 from tests.support.logs import json_log_entries
 from tests.support.processes import Cluster
+from tests.support.uploads import finished_upload
 
 
 async def test_serve_and_worker_write_json_lines_only(one_instance: Cluster) -> None:
@@ -25,13 +24,7 @@ async def test_serve_and_worker_write_json_lines_only(one_instance: Cluster) -> 
             headers=account.headers,
         )
         assert accepted.status_code == 202, accepted.text
-        async with asyncio.timeout(60):
-            while (
-                upload := (
-                    await api.get(accepted.json()["status_url"], headers=account.headers)
-                ).json()
-            )["status"] == "processing":
-                await asyncio.sleep(0.1)
+        upload = await finished_upload(api, account, accepted.json()["id"])
         assert upload["status"] == "done"
     await cluster.close()
     assert worker.returncode == 0

@@ -21,11 +21,12 @@ from tests.support.factories import Account, Json, create_account, create_room, 
 from tests.support.files import pdf_drawing_one_form_many_times, png
 from tests.support.process_trees import (
     RESOURCE_TRACKER,
+    all_ended,
     descendants,
     processing_processes,
-    survivors,
 )
 from tests.support.processes import Cluster, RedisServer
+from tests.support.waiting import eventually
 from tests.support.ws import WsClient
 
 FAST_JOBS = {
@@ -78,15 +79,19 @@ async def _upload_many(
 async def _all_finished(
     api: httpx.AsyncClient, account: Account, ids: list[str], within: float
 ) -> list[Json]:
-    async with asyncio.timeout(within):
-        while True:
-            uploads = [
-                (await api.get(f"/api/uploads/{upload_id}", headers=account.headers)).json()
-                for upload_id in ids
-            ]
-            if all(upload["status"] != "processing" for upload in uploads):
-                return uploads
-            await asyncio.sleep(0.25)
+    async def uploads() -> list[Json]:
+        return [
+            (await api.get(f"/api/uploads/{upload_id}", headers=account.headers)).json()
+            for upload_id in ids
+        ]
+
+    return await eventually(
+        uploads,
+        lambda found: all(upload["status"] != "processing" for upload in found),
+        within=within,
+        every=0.25,
+        what=f"{len(ids)} uploads processed",
+    )
 
 
 async def _any_done(api: httpx.AsyncClient, account: Account, ids: list[str]) -> bool:
@@ -112,9 +117,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
     ids = await _upload_many(api, account, room_id, 12)
     worker = await setting.cluster.start_worker(concurrency=2)
     # Let it get going, then kill it with jobs in hand.
-    async with asyncio.timeout(60):
-        while not await _any_done(api, account, ids):
-            await asyncio.sleep(0.1)
+    await eventually(lambda: _any_done(api, account, ids), within=60, every=0.1)
     worker.send_signal(signal.SIGKILL)
     await worker.wait()
     await setting.cluster.start_worker(concurrency=2)
@@ -127,9 +130,7 @@ async def test_a_sigterm_lets_the_worker_finish_what_it_holds(setting: Setting) 
     api, account, room_id = setting.api, setting.account, setting.room_id
     ids = await _upload_many(api, account, room_id, 8)
     worker = await setting.cluster.start_worker(concurrency=2)
-    async with asyncio.timeout(60):
-        while not await _any_done(api, account, ids):
-            await asyncio.sleep(0.1)
+    await eventually(lambda: _any_done(api, account, ids), within=60, every=0.1)
     worker.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(worker.wait(), 40) == 0
     await setting.cluster.start_worker(concurrency=2)
@@ -160,19 +161,21 @@ async def test_a_job_that_always_fails_is_dead_lettered(setting: Setting, tmp_pa
     for path in (tmp_path / "data" / "files" / "uploads").iterdir():
         path.unlink()
     await setting.cluster.start_worker(concurrency=1)
-    report = ""
-    async with asyncio.timeout(60):
-        while "FileNotFoundError" not in report:
-            await asyncio.sleep(0.5)
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "parley",
-                "queue",
-                env=setting.cluster.env(),
-                stdout=asyncio.subprocess.PIPE,
-            )
-            report = (await process.communicate())[0].decode()
+
+    async def queue_report() -> str:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "parley",
+            "queue",
+            env=setting.cluster.env(),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        return (await process.communicate())[0].decode()
+
+    report = await eventually(
+        queue_report, lambda report: "FileNotFoundError" in report, within=60, every=0.5
+    )
     assert "dead        1" in report
     assert "attempt 3" in report
 
@@ -238,7 +241,7 @@ async def test_a_worker_killed_leaves_none_of_its_processes_behind(setting: Sett
     assert len(helpers) >= 2, commands  # the tracker and at least one processing process
     worker.send_signal(signal.SIGKILL)
     await worker.wait()
-    assert await survivors(helpers, within=10) == []
+    await all_ended(helpers, within=10)
 
 
 async def test_a_file_starved_of_cpu_is_rejected_once_for_its_cpu(
@@ -258,10 +261,9 @@ async def test_a_file_starved_of_cpu_is_rejected_once_for_its_cpu(
     )
     assert response.status_code == 202, response.text
     upload_id = response.json()["id"]
-    async with asyncio.timeout(60):  # spawned for the file's job
-        while not (started := processing_processes(worker.pid)):
-            await asyncio.sleep(0.02)
-    [processing] = started
+    [processing] = await eventually(  # spawned for the file's job
+        lambda: processing_processes(worker.pid), within=60, every=0.02
+    )
     processing.suspend()
     await asyncio.sleep(8)
     processing.resume()

@@ -11,7 +11,8 @@ import pytest
 from parley.composition.seams import redis_client
 from parley.realtime.broker import Broker, BrokerEvent, Delivery, Reconnected
 from parley.realtime.redis_broker import RedisBroker
-from tests.contracts.conftest import REDIS_URL, BrokerFactory
+from tests.contracts.conftest import BrokerFactory
+from tests.support.processes import RedisServer
 
 
 def _channel() -> str:
@@ -114,9 +115,10 @@ StartedRedisBroker = tuple[RedisBroker, str, AsyncIterator[BrokerEvent]]
 
 
 @pytest.fixture
-async def redis_past_one_event() -> AsyncIterator[StartedRedisBroker]:
-    """A Redis broker listening to a channel that has carried one event."""
-    client = redis_client(REDIS_URL)
+async def redis_past_one_event(private_redis: RedisServer) -> AsyncIterator[StartedRedisBroker]:
+    """A Redis broker listening to a channel that has carried one event, on a Redis of the
+    test's own: what it does to connections must not reach other tests' (other workers')."""
+    client = redis_client(private_redis.url)
     broker = RedisBroker(client)
     try:
         channel = _channel()
@@ -136,7 +138,7 @@ async def test_redis_pubsub_killed_reconnects_and_says_so(
     """``CLIENT KILL TYPE pubsub`` cuts the listening connection alone."""
     broker, channel, events = redis_past_one_event
     killed = await broker._client.client_kill_filter(_type="pubsub", skipme=False)
-    assert killed >= 1
+    assert killed == 1
     assert await _next(events) == Reconnected()
     await broker.publish(channel, b"after")
     assert await _next(events) == Delivery(channel, b"after")

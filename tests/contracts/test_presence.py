@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -10,6 +11,7 @@ import pytest
 import redis.asyncio as redis
 
 from parley.realtime.presence import MemoryPresence, Presence, RedisPresence
+from tests.support.clocks import FrozenClock
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -68,12 +70,13 @@ async def test_redis_connections_of_a_dead_instance_expire(
 ) -> None:
     """Redis only: an instance that stops refreshing loses its users after the ttl, and
     exactly one sweeper reports each of them offline."""
-    dead = RedisPresence(redis_connection, namespace=namespace, ttl=0.2)
-    alive = RedisPresence(redis_connection, namespace=namespace, ttl=30)
+    clock = FrozenClock(time.time())
+    dead = RedisPresence(redis_connection, namespace=namespace, ttl=0.2, clock=clock.time)
+    alive = RedisPresence(redis_connection, namespace=namespace, ttl=30, clock=clock.time)
     gone, staying = uuid.uuid4(), uuid.uuid4()
     await dead.connect(gone, uuid.uuid4())
     await alive.connect(staying, uuid.uuid4())
-    await asyncio.sleep(0.4)
+    clock.advance(0.4)
     assert await alive.online([gone, staying]) == {staying}
     sweeps = await asyncio.gather(alive.sweep(), alive.sweep(), dead.sweep())
     assert sorted(user for swept in sweeps for user in swept) == [gone]

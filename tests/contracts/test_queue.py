@@ -21,6 +21,7 @@ from parley.tasks.queue import TaskQueue
 from parley.tasks.redis_queue import RedisTaskQueue
 from parley.tasks.worker import Worker, WorkerConfig
 from tests.support.processes import RedisServer
+from tests.support.waiting import eventually
 
 
 @register_command
@@ -79,12 +80,6 @@ class Running:
         await asyncio.wait_for(self.task, 10)
 
 
-async def _until(condition: Callable[[], bool], within: float = 10) -> None:
-    async with asyncio.timeout(within):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 async def test_jobs_run_in_the_order_enqueued(queue: TaskQueue) -> None:
     seen: list[int] = []
 
@@ -94,7 +89,7 @@ async def test_jobs_run_in_the_order_enqueued(queue: TaskQueue) -> None:
     for n in range(50):
         await queue.enqueue(Probe(n))
     running = Running(queue, record, WorkerConfig(concurrency=1, maintenance_interval=0.05))
-    await _until(lambda: len(seen) == 50)
+    await eventually(lambda: len(seen) == 50)
     await running.shutdown()
     assert seen == list(range(50))
     stats = await queue.stats()
@@ -103,19 +98,24 @@ async def test_jobs_run_in_the_order_enqueued(queue: TaskQueue) -> None:
 
 async def test_concurrency_is_limited(queue: TaskQueue) -> None:
     active, peak, done = 0, 0, 0
+    release = asyncio.Event()
 
-    async def slow(_probe: Probe) -> None:
+    async def held(_probe: Probe) -> None:
+        """Runs until the test lets it go: the first jobs hold every slot, however slowly
+        the worker hands them out."""
         nonlocal active, peak, done
         active += 1
         peak = max(peak, active)
-        await asyncio.sleep(0.05)
+        await release.wait()
         active -= 1
         done += 1
 
     for n in range(20):
         await queue.enqueue(Probe(n))
-    running = Running(queue, slow, FAST)
-    await _until(lambda: done == 20)
+    running = Running(queue, held, FAST)
+    await eventually(lambda: active == FAST.concurrency)
+    release.set()
+    await eventually(lambda: done == 20)
     await running.shutdown()
     assert peak == FAST.concurrency
 
@@ -130,8 +130,8 @@ async def test_a_failing_job_is_retried_with_backoff_then_succeeds(queue: TaskQu
 
     await queue.enqueue(Probe(1))
     running = Running(queue, flaky, FAST)
-    await _until(lambda: len(attempts) == 3)
-    await _until(lambda: running.worker.processed == 1)
+    await eventually(lambda: len(attempts) == 3)
+    await eventually(lambda: running.worker.processed == 1)
     await running.shutdown()
     gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
     # Backoff: the first retry waits at least half of 0.05 s, the second half of 0.1 s.
@@ -151,10 +151,8 @@ async def test_a_job_that_always_fails_ends_in_the_dead_letters(queue: TaskQueue
 
     job_id = await queue.enqueue(Probe(7))
     running = Running(queue, broken, FAST)
-    await _until(lambda: calls == FAST.max_attempts)
-    async with asyncio.timeout(10):
-        while not (dead := await queue.dead_letters()):
-            await asyncio.sleep(0.02)
+    await eventually(lambda: calls == FAST.max_attempts)
+    dead = await eventually(queue.dead_letters)
     await running.shutdown()
     assert calls == FAST.max_attempts
     [letter] = dead
@@ -182,7 +180,7 @@ async def test_a_job_past_its_timeout_is_retried(queue: TaskQueue) -> None:
         maintenance_interval=0.05,
     )
     running = Running(queue, hangs_once, config)
-    await _until(lambda: running.worker.processed == 1)
+    await eventually(lambda: running.worker.processed == 1)
     await running.shutdown()
     assert calls == 2
 
@@ -196,10 +194,8 @@ async def test_an_unknown_command_is_buried_not_crashed_on(queue: TaskQueue) -> 
 
     await queue.enqueue(Probe(2))
     running = Running(queue, record, FAST)
-    await _until(lambda: seen == [2])
-    async with asyncio.timeout(10):
-        while not (dead := await queue.dead_letters()):
-            await asyncio.sleep(0.02)
+    await eventually(lambda: seen == [2])
+    dead = await eventually(queue.dead_letters)
     await running.shutdown()
     assert "no handler for test_unhandled" in dead[0].reason
 
@@ -256,7 +252,7 @@ async def test_a_dead_worker_s_job_is_reclaimed(
         seen.append((probe.n, 0))
 
     running = Running(queue, record, FAST)
-    await _until(lambda: len(seen) == 1, within=10)
+    await eventually(lambda: len(seen) == 1)
     await running.shutdown()
     assert seen == [(5, 0)]
     assert lease.job.attempt == 1

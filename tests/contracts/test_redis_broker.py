@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import hiredis
 import pytest
 import redis.asyncio as redis
 import uvloop
@@ -24,6 +25,7 @@ from parley.realtime.redis_publisher import RedisPublisher
 from parley.realtime.redis_subscriber import RedisSubscriber
 from tests.support.ports import free_port
 from tests.support.processes import RedisServer
+from tests.support.waiting import eventually
 
 
 def _channel() -> str:
@@ -90,6 +92,18 @@ async def _kill_clients_named(client: redis.Redis, name: str) -> int:
     return len(named)
 
 
+def _sent_bytes(*command: str | bytes) -> int:
+    """The size of ``command`` as a client sends it to Redis."""
+    packed: bytes = hiredis.pack_command(command)  # type: ignore[arg-type]  # typed as one item
+    return len(packed)
+
+
+async def _held_bytes(client: redis.Redis, name: str) -> int:
+    """What the connection named ``name`` sent that a paused Redis has not read yet."""
+    [entry] = [entry for entry in await client.client_list() if entry["name"] == name]
+    return int(entry["qbuf"]) if "b" in entry["flags"] else 0  # "b": blocked by the pause
+
+
 async def test_the_publishing_connection_killed_the_next_events_still_go_out(
     private_redis: RedisServer, broker: RedisBroker
 ) -> None:
@@ -106,10 +120,16 @@ async def test_the_publishing_connection_killed_the_next_events_still_go_out(
         await broker.publish(channel, b"after")
         assert await _next(events) == Delivery(channel, b"after")
 
-        await admin.client_pause(5000, all=False)
+        await admin.client_pause(10_000, all=False)
         for n in range(50):
             await broker.publish(channel, str(n).encode())
-        await asyncio.sleep(0.2)  # written, held unanswered
+        # Written, held unanswered: Redis holds the first and has the other 49 unread.
+        unread = sum(_sent_bytes("PUBLISH", channel, str(n).encode()) for n in range(1, 50))
+        await eventually(
+            lambda: _held_bytes(admin, "parley:pub"),
+            lambda held: held >= unread,
+            what=f"{unread} bytes of publishes held by the paused Redis",
+        )
         assert await _kill_clients_named(admin, "parley:pub") == 1
         await admin.client_unpause()
         received = [await _next(events) for _ in range(50)]
@@ -134,7 +154,7 @@ async def test_a_channel_subscribed_while_redis_is_away_is_subscribed_when_it_is
 
 
 async def test_a_silent_redis_is_dropped_and_the_connection_made_again(
-    private_redis: RedisServer,
+    private_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A frozen Redis keeps its sockets open and answers nothing, as a half-open link."""
     client = redis_client(private_redis.url)
@@ -145,7 +165,10 @@ async def test_a_silent_redis_is_dropped_and_the_connection_made_again(
         events = subscriber.events()
         await subscriber.subscribe(channel)
         private_redis.freeze()
-        await asyncio.sleep(1)  # pinged, then silent for an interval: dropped
+        await eventually(
+            lambda: "did not answer a ping; dropping the connection" in caplog.text,
+            what="the silent connection dropped",
+        )
         private_redis.thaw()
         assert await _next(events) == Reconnected()
         assert subscriber.reconnects == 1
@@ -200,13 +223,16 @@ async def tls_redis(tmp_path: Path) -> AsyncIterator[str]:
     )
     url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={cert}"
     client = redis_client(url)
-    for _ in range(100):
-        try:
-            await client.ping()
-            break
-        except RedisConnectionError:
-            await asyncio.sleep(0.05)
-    await client.aclose()
+    try:
+        await eventually(
+            client.ping,
+            within=30,
+            every=0.05,
+            what="TLS Redis up",
+            ignoring=(RedisConnectionError,),
+        )
+    finally:
+        await client.aclose()
     yield url
     server.kill()
     await server.wait()
@@ -293,10 +319,12 @@ async def test_publishes_redis_leaves_unanswered_go_out_again_on_a_new_connectio
         await subscriber.subscribe(channel)
         publisher.publish(channel, b"first")
         assert await _next(events) == Delivery(channel, b"first")
-        await client.client_pause(1500, all=False)
+        await client.client_pause(10_000, all=False)
         publisher.publish(channel, b"held")
-        await asyncio.sleep(1)
-        assert "did not answer a publish" in caplog.text
+        await eventually(
+            lambda: "did not answer a publish" in caplog.text, what="the silent connection dropped"
+        )
+        await client.client_unpause()
         assert await _next(events) == Delivery(channel, b"held")
     finally:
         await publisher.close()

@@ -17,6 +17,7 @@ import httpx
 from tests.support.databases import PostgresServer
 from tests.support.factories import Account, Json, create_account, unique_username
 from tests.support.processes import Cluster, RedisServer
+from tests.support.uploads import finished_upload
 
 __all__ = ["Stage", "open_stage"]
 
@@ -65,14 +66,8 @@ class Stage:
 
     async def processed(self, account: Account, upload_id: str) -> None:
         """Wait for the worker to finish an upload (its message is in the room then)."""
-        for _ in range(600):
-            response = await self.http.get(f"/api/uploads/{upload_id}", headers=account.headers)
-            if response.json()["status"] != "processing":
-                assert response.json()["status"] == "done", response.text
-                return
-            await asyncio.sleep(0.1)
-        msg = f"upload {upload_id} was not processed in a minute"
-        raise AssertionError(msg)
+        upload = await finished_upload(self.http, account, upload_id)
+        assert upload["status"] == "done", upload
 
     async def backdate(self, room_id: str, *, up_to_seq: int, days: int) -> None:
         """Move a room's first messages into the past, behind the app's back."""

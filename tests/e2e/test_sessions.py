@@ -4,7 +4,6 @@ seconds here, so every test also lives through refreshes."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -16,6 +15,7 @@ from tests.e2e.person import Person
 from tests.e2e.stage import Stage, open_stage
 from tests.support.databases import PostgresServer
 from tests.support.factories import unique_username
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -51,10 +51,7 @@ async def test_two_tabs_of_one_login_refresh_without_signing_each_other_out(
     alice.context.on("response", count)
     # Two rounds of refreshing: each tab's timer fires in each round, and each tab would
     # present the token it holds, which the other has spent by then.
-    for _ in range(100):
-        if len(refreshes) >= 2:
-            break
-        await asyncio.sleep(0.2)
+    await eventually(lambda: len(refreshes) >= 2, within=30, every=0.2)
     assert refreshes == [200, 200]
 
     for tab in (alice, second):

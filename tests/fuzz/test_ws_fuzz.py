@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from tests.support.databases import PostgresServer, run_in_fresh_loop
 from tests.support.ports import free_port
+from tests.support.waiting import eventually
 
 # Every frame type the server may send (docs/protocol.md).
 SERVER_FRAME_TYPES = {
@@ -66,17 +66,17 @@ class FuzzTarget:
 
 
 def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    with httpx.Client(timeout=2) as client:
-        for _ in range(300):
-            if process.poll() is not None:
-                pytest.fail(f"parley serve exited:\n{log.read_text()[-3000:]}")
-            try:
-                if client.get(f"{url}/readyz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    pytest.fail(f"parley serve did not become ready:\n{log.read_text()[-3000:]}")
+    async def ready() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"parley serve exited:\n{log.read_text()[-3000:]}")
+        async with httpx.AsyncClient(timeout=2) as client:
+            return (await client.get(f"{url}/readyz")).status_code == 200
+
+    waiting = eventually(ready, within=60, every=0.1, ignoring=(httpx.TransportError,))
+    try:
+        run_in_fresh_loop(waiting)
+    except AssertionError as error:
+        pytest.fail(f"parley serve did not become ready ({error}):\n{log.read_text()[-3000:]}")
 
 
 def _account_with_room(url: str) -> tuple[str, str]:

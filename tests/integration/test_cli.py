@@ -6,13 +6,13 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import asyncpg
 import httpx
 
 from tests.support.ports import free_port
+from tests.support.waiting import eventually
 
 PARLEY = [sys.executable, "-m", "parley"]
 
@@ -77,35 +77,30 @@ def test_worker_refuses_a_task_module_that_is_not_a_module_name() -> None:
     assert "not a dotted module name like 'myapp.tasks': 'my-tasks'" in result.stderr
 
 
-def test_serve_runs_the_embedded_default_with_nothing_configured(tmp_path: Path) -> None:
+async def test_serve_runs_the_embedded_default_with_nothing_configured(tmp_path: Path) -> None:
     port = free_port()
-    process = subprocess.Popen(
-        [*PARLEY, "serve", "--port", str(port)],
-        env=_env(),
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    process = await asyncio.create_subprocess_exec(
+        *PARLEY, "serve", "--port", str(port), env=_env(), cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, "parley serve exited"
-                assert time.monotonic() < deadline, "parley serve did not start"
-                time.sleep(0.1)
-        assert response.status_code == 200
-        assert httpx.get(f"http://127.0.0.1:{port}/docs").status_code == 200
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+
+            async def readiness() -> httpx.Response:
+                assert process.returncode is None, "parley serve exited"
+                return await client.get("/readyz")
+
+            response = await eventually(
+                readiness, within=60, every=0.1, ignoring=(httpx.TransportError,)
+            )
+            assert response.status_code == 200, response.text
+            assert (await client.get("/docs")).status_code == 200
         # The embedded default made its own database and signing key under ./.parley.
         assert (tmp_path / ".parley" / "parley.db").exists()
         assert (tmp_path / ".parley" / "secret_key").exists()
     finally:
         process.terminate()
-        process.wait(timeout=10)
-    assert process.stderr is not None
-    process.stderr.close()
+        await asyncio.wait_for(process.wait(), 10)
 
 
 async def test_migrate_builds_the_schema_on_postgres(postgres_url: str, tmp_path: Path) -> None:

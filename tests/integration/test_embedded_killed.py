@@ -3,7 +3,6 @@ in-process goes with it, and so must everything that worker started."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from pathlib import Path
 
@@ -11,8 +10,9 @@ import httpx
 
 from tests.support.factories import create_account, create_room
 from tests.support.files import png
-from tests.support.process_trees import RESOURCE_TRACKER, descendants, survivors
+from tests.support.process_trees import RESOURCE_TRACKER, all_ended, descendants
 from tests.support.processes import EmbeddedServer
+from tests.support.uploads import finished_upload
 
 
 async def test_a_killed_server_leaves_none_of_its_processes_behind(tmp_path: Path) -> None:
@@ -30,17 +30,14 @@ async def test_a_killed_server_leaves_none_of_its_processes_behind(tmp_path: Pat
                 headers=account.headers,
             )
             assert response.status_code == 202, response.text
-            async with asyncio.timeout(60):
-                while (
-                    await client.get(response.json()["status_url"], headers=account.headers)
-                ).json()["status"] == "processing":
-                    await asyncio.sleep(0.1)
+            upload = await finished_upload(client, account, response.json()["id"])
+            assert upload["status"] == "done", upload
         helpers = descendants(process.pid)
         commands = [" ".join(helper.cmdline()) for helper in helpers]
         assert sum(RESOURCE_TRACKER in command for command in commands) == 1, commands
         assert len(helpers) >= 2, commands  # the tracker and the file's processing process
         process.send_signal(signal.SIGKILL)
         await process.wait()
-        assert await survivors(helpers, within=10) == []
+        await all_ended(helpers, within=10)
     finally:
         await server.stop()

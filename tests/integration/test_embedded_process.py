@@ -17,6 +17,7 @@ from tests.support.factories import Account, Json, create_account, create_room, 
 from tests.support.files import FORGED_LOG_LINE, pdf_forging_a_log_line, png_with_location
 from tests.support.logs import json_log_entries
 from tests.support.processes import EmbeddedServer
+from tests.support.uploads import finished_upload
 
 
 @contextlib.contextmanager
@@ -55,14 +56,7 @@ async def _upload(
         f"/api/rooms/{room_id}/uploads", files={"file": (name, data)}, headers=account.headers
     )
     assert response.status_code == 202, response.text
-    async with asyncio.timeout(60):
-        while True:
-            upload: Json = (
-                await client.get(response.json()["status_url"], headers=account.headers)
-            ).json()
-            if upload["status"] != "processing":
-                return upload
-            await asyncio.sleep(0.1)
+    return await finished_upload(client, account, response.json()["id"])
 
 
 def _modes(root: Path) -> dict[str, int]:

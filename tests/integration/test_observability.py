@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -12,6 +12,8 @@ import httpx
 from tests.support.factories import DEFAULT_PASSWORD, create_account, create_room
 from tests.support.files import png
 from tests.support.processes import EmbeddedServer
+from tests.support.uploads import finished_upload
+from tests.support.waiting import eventually
 from tests.support.ws import WsClient
 
 
@@ -47,26 +49,31 @@ async def test_metrics_after_real_traffic(client: httpx.AsyncClient, server_url:
         files={"file": ("p.png", png(), "image/png")},
         headers=alice.headers,
     )
-    async with asyncio.timeout(30):
-        while (
-            await client.get(f"/api/uploads/{upload.json()['id']}", headers=alice.headers)
-        ).json()["status"] == "processing":
-            await asyncio.sleep(0.1)
+    upload_id = upload.json()["id"]
+    polls = 0
+
+    async def processed() -> bool:
+        nonlocal polls
+        polls += 1
+        answer = await client.get(f"/api/uploads/{upload_id}", headers=alice.headers)
+        return bool(answer.json()["status"] == "done")
+
+    await eventually(processed, within=30, every=0.1)
+    [image] = await reader.messages(room_id, 1)
+    assert image["kind"] == "image"
 
     samples = _samples((await client.get("/metrics")).text)
     login = 'parley_http_requests_total{method="POST",route="/api/auth/login",status="200"}'
-    assert samples[login] >= 2
-    assert (
-        _total(
-            samples,
-            'parley_http_request_duration_seconds_count{method="GET",route="/api/uploads/{upload_id}"}',
-        )
-        >= 1
+    assert samples[login] == 2
+    upload_reads = (
+        'parley_http_request_duration_seconds_count{method="GET",route="/api/uploads/{upload_id}"}'
     )
+    assert _total(samples, upload_reads) == polls
     assert samples["parley_websocket_connections"] == 2
-    assert samples["parley_messages_stored_total"] >= 6  # five texts and the image
-    assert samples["parley_messages_delivered_total"] >= 5
-    assert samples["parley_delivery_latency_seconds_count"] >= 5
+    # Bob's join (a system message), five texts and the image.
+    assert samples["parley_messages_stored_total"] == 7
+    assert samples["parley_messages_delivered_total"] == 6  # what came after he subscribed
+    assert samples["parley_delivery_latency_seconds_count"] == 6
     assert (
         0
         < samples["parley_delivery_latency_seconds_sum"]
@@ -110,12 +117,14 @@ async def test_no_log_line_carries_a_token_or_a_password(tmp_path: Path) -> None
             await socket.send({"type": "send", "room_id": room_id, "body": "hi", "client_id": "c"})
             await socket.recv_type("ack")
             await socket.send({"type": "auth", "token": "garbage." + alice.access_token})
-            await client.post(
+            upload = await client.post(
                 f"/api/rooms/{room_id}/uploads",
                 files={"file": ("p.png", png(), "image/png")},
                 headers={"Authorization": f"Bearer {refreshed['access_token']}"},
             )
-            await asyncio.sleep(2)  # let the in-process worker log its job
+            uploader = dataclasses.replace(alice, access_token=refreshed["access_token"])
+            # The in-process worker has logged its job by the time the upload is done.
+            await finished_upload(client, uploader, upload.json()["id"])
             await client.post(
                 "/api/auth/logout", json={"refresh_token": refreshed["refresh_token"]}
             )

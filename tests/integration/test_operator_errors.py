@@ -18,6 +18,7 @@ from tests.conftest import TEST_SECRET_KEY
 from tests.support.databases import PostgresServer
 from tests.support.ports import free_port
 from tests.support.servers import serve_in_process
+from tests.support.waiting import eventually
 
 PARLEY = [sys.executable, "-m", "parley"]
 
@@ -175,13 +176,15 @@ async def test_serve_refuses_a_schema_behind_the_code_unless_told_to_migrate(
     )  # fmt: skip
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            for _ in range(300):
-                try:
-                    ready = await client.get("/readyz")
-                    break
-                except httpx.TransportError:
-                    assert serving.returncode is None, "parley serve --migrate exited"
-                    await asyncio.sleep(0.1)
+
+            async def readiness() -> httpx.Response:
+                assert serving.returncode is None, "parley serve --migrate exited"
+                return await client.get("/readyz")
+
+            ready = await eventually(
+                readiness, within=60, every=0.1, ignoring=(httpx.TransportError,)
+            )
+        assert ready.status_code == 200, ready.text
         assert ready.json()["checks"] == {"database": "ok", "schema": "ok"}
     finally:
         serving.terminate()

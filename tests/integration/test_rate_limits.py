@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import limits.aio.storage.memory
 import pytest
 from websockets.exceptions import InvalidStatus
 
+import parley.ratelimit
 from parley.core.settings import RateLimitMode, Settings
+from tests.support.clocks import FrozenClock
 from tests.support.factories import create_account, create_room, unique_username
 from tests.support.processes import Cluster
 from tests.support.servers import serve_in_process
@@ -21,7 +25,18 @@ SHARED_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
-async def limited(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    """The in-process rate limiter's clock, standing still: a burst of attempts falls in one
+    window however slowly a busy machine makes them, and a window has passed when the test
+    moves the clock on. (The ``limits`` package's memory storage reads ``time.time()``.)"""
+    clock = FrozenClock(time.time())
+    monkeypatch.setattr(limits.aio.storage.memory, "time", clock)
+    monkeypatch.setattr(parley.ratelimit, "time", clock)
+    return clock
+
+
+@pytest.fixture
+async def limited(settings: Settings, clock: FrozenClock) -> AsyncIterator[httpx.AsyncClient]:
     strict = settings.model_copy(
         update={
             "rate_limits": RateLimitMode.ON,
@@ -49,7 +64,9 @@ def _from(client: httpx.AsyncClient, address: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=client.base_url, transport=transport, timeout=30)
 
 
-async def test_failed_sign_ins_trip_and_reset(limited: httpx.AsyncClient) -> None:
+async def test_failed_sign_ins_trip_and_reset(
+    limited: httpx.AsyncClient, clock: FrozenClock
+) -> None:
     account = await create_account(limited)
     right = {"username": account.username, "password": account.password}
     wrong = {"username": account.username, "password": "wrong password"}
@@ -57,12 +74,12 @@ async def test_failed_sign_ins_trip_and_reset(limited: httpx.AsyncClient) -> Non
     assert [a.status_code for a in answers] == [401, 401, 401, 429]
     refused = answers[-1]
     assert refused.json()["error"] == "rate_limited"
-    assert 1 <= int(refused.headers["retry-after"]) <= 2
+    assert refused.headers["retry-after"] == "2"
     # Past the limit even the right password is refused from this address: no oracle.
     assert (await limited.post("/api/auth/login", json=right)).status_code == 429
     # The OAuth2 form counts as a sign-in too.
     assert (await limited.post("/api/auth/token", data=wrong)).status_code == 429
-    await asyncio.sleep(2.1)
+    clock.advance(2.1)
     assert (await limited.post("/api/auth/login", json=right)).status_code == 200
 
 
@@ -112,9 +129,9 @@ async def test_parallel_guesses_get_no_more_than_the_limit_and_the_hashing_slots
         *(limited.post("/api/auth/login", json=wrong) for _ in range(30))
     )
     statuses = [a.status_code for a in answers]
-    assert set(statuses) == {401, 429}
     # Counted inside the hashing slot: at most one guess per other slot slips past the limit.
-    assert statuses.count(401) <= 3 + (len(os.sched_getaffinity(0)) - 1)
+    assert 3 <= statuses.count(401) <= 3 + (len(os.sched_getaffinity(0)) - 1), statuses
+    assert statuses.count(429) == 30 - statuses.count(401)
 
 
 async def test_registrations_trip_per_address(limited: httpx.AsyncClient) -> None:
@@ -125,13 +142,13 @@ async def test_registrations_trip_per_address(limited: httpx.AsyncClient) -> Non
     answers = [await register(limited) for _ in range(6)]
     assert [a.status_code for a in answers] == [201] * 5 + [429]
     assert answers[-1].json()["error"] == "rate_limited"
-    assert 1 <= int(answers[-1].headers["retry-after"]) <= 60
+    assert answers[-1].headers["retry-after"] == "60"
     async with _from(limited, "127.0.0.6") as elsewhere:
         assert (await register(elsewhere)).status_code == 201
 
 
 async def test_message_sends_trip_on_rest_and_websocket_together(
-    limited: httpx.AsyncClient,
+    limited: httpx.AsyncClient, clock: FrozenClock
 ) -> None:
     account = await create_account(limited)
     room_id = (await create_room(limited, account))["id"]
@@ -149,14 +166,14 @@ async def test_message_sends_trip_on_rest_and_websocket_together(
     assert rest.status_code == 429
     await socket.send({"type": "ping"})
     assert (await socket.recv_type("pong"))["type"] == "pong"  # the socket stays open
-    await asyncio.sleep(2.1)
+    clock.advance(2.1)
     await socket.send({"type": "send", "room_id": room_id, "body": "later", "client_id": "c5"})
     assert (await socket.recv_type("ack", "error"))["type"] == "ack"
     history = (await limited.get(url, headers=account.headers)).json()["items"]
     assert [m["body"] for m in history] == ["m0", "m1", "third", "later"]
 
 
-async def test_uploads_trip_and_reset(limited: httpx.AsyncClient) -> None:
+async def test_uploads_trip_and_reset(limited: httpx.AsyncClient, clock: FrozenClock) -> None:
     account = await create_account(limited)
     room_id = (await create_room(limited, account))["id"]
 
@@ -169,18 +186,20 @@ async def test_uploads_trip_and_reset(limited: httpx.AsyncClient) -> None:
 
     statuses = [(await upload()).status_code for _ in range(3)]
     assert statuses == [202, 202, 429]
-    await asyncio.sleep(2.1)
+    clock.advance(2.1)
     assert (await upload()).status_code == 202
 
 
-async def test_new_connections_trip_at_the_handshake(limited: httpx.AsyncClient) -> None:
+async def test_new_connections_trip_at_the_handshake(
+    limited: httpx.AsyncClient, clock: FrozenClock
+) -> None:
     account = await create_account(limited)
     for _ in range(3):
         await WsClient.authenticated(str(limited.base_url), account.access_token)
     with pytest.raises(InvalidStatus) as refused:
         await WsClient.open(str(limited.base_url))
     assert refused.value.response.status_code == 429
-    await asyncio.sleep(2.1)
+    clock.advance(2.1)
     await WsClient.authenticated(str(limited.base_url), account.access_token)
 
 
@@ -214,7 +233,7 @@ async def test_edits_count_as_sends(limited: httpx.AsyncClient) -> None:
         for n in range(3)
     ]
     assert [e.status_code for e in edits] == [200, 200, 429]
-    assert 1 <= int(edits[-1].headers["retry-after"]) <= 2
+    assert edits[-1].headers["retry-after"] == "2"
     [message] = (await limited.get(url, headers=account.headers)).json()["items"]
     assert message["body"] == "edit 1"
 
@@ -246,7 +265,7 @@ async def test_member_additions_trip(limited: httpx.AsyncClient) -> None:
         for other in others
     ]
     assert [a.status_code for a in added] == [204, 204, 429]
-    assert 1 <= int(added[-1].headers["retry-after"]) <= 60
+    assert added[-1].headers["retry-after"] == "60"
     members = (await limited.get(f"/api/rooms/{room_id}", headers=owner.headers)).json()["members"]
     assert len(members) == 3
 

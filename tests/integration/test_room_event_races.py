@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley.db.engine import SessionFactory, create_engine, create_session_factory
+from parley.db.message_record import sender_of
 from parley.db.models import User
 from parley.db.unit_of_work import UnitOfWork
 from parley.observability.metrics import Metrics
@@ -27,6 +28,7 @@ from parley.services.message_factory import MessageFactory
 from parley.services.messages import MessageService
 from parley.services.rooms import RoomService
 from tests.support.factories import Json
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -75,9 +77,7 @@ class _Rooms:
         return frame
 
     async def until_someone_waits_for_a_lock(self) -> None:
-        async with asyncio.timeout(10):
-            while not await self._waiting_for_a_lock():
-                await asyncio.sleep(0.01)
+        await eventually(self._waiting_for_a_lock, what="a transaction waiting for a lock")
 
     async def _waiting_for_a_lock(self) -> bool:
         # A transaction of its own each time: pg_stat_activity stands still within one.
@@ -170,7 +170,7 @@ async def test_a_rename_behind_a_send_tells_the_rooms_last_seq(engine: AsyncEngi
         sender = await uow.session.get(User, alice)
         assert sender is not None
         await MessageService(uow, rooms.events).append(
-            room_id, MessageFactory.text(sender, "hi", None)
+            room_id, MessageFactory.text(sender_of(sender), "hi", None)
         )
         # The rename reads the room (last_seq 0) and waits for its row behind the send.
         renaming = asyncio.create_task(_rename(rooms, alice, room_id))

@@ -13,10 +13,11 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool as QueuePool
 from parley.core.errors import InvalidCredentials
 from parley.db.engine import create_engine, create_read_session_factory, create_session_factory
 from parley.db.unit_of_work import UnitOfWork
-from parley.security.passwords import PasswordHasherService
+from parley.security.passwords import PasswordHasherService, VerificationGuard
 from parley.security.tokens import AccessTokenCodec
 from parley.services.auth import AuthService
 from tests.conftest import TEST_SECRET_KEY
+from tests.support.waiting import eventually
 
 
 class HeldHasher(PasswordHasher):
@@ -33,10 +34,24 @@ class HeldHasher(PasswordHasher):
         return super().verify(hash, password)
 
 
+class CountedPasswords(PasswordHasherService):
+    """Counts the verifications asked for: each one's sign-in is past its read by then."""
+
+    def __init__(self, hasher: PasswordHasher, *, slots: int) -> None:
+        super().__init__(hasher, slots=slots)
+        self.asked = 0
+
+    async def verify(
+        self, password_hash: str | None, password: str, guard: VerificationGuard | None = None
+    ) -> bool:
+        self.asked += 1
+        return await super().verify(password_hash, password, guard)
+
+
 async def test_sign_ins_waiting_for_a_slot_hold_no_connection(postgres_url: str) -> None:
     engine = create_engine(postgres_url, pool_size=4)
     hasher = HeldHasher()
-    passwords = PasswordHasherService(hasher, slots=1)
+    passwords = CountedPasswords(hasher, slots=1)
     codec = AccessTokenCodec(TEST_SECRET_KEY, 900)
 
     async def sign_in() -> None:
@@ -53,7 +68,7 @@ async def test_sign_ins_waiting_for_a_slot_hold_no_connection(postgres_url: str)
     attempts = [asyncio.create_task(sign_in()) for _ in range(4)]
     try:
         await asyncio.to_thread(hasher.entered.wait, 30)
-        await asyncio.sleep(0.2)  # the other three reach the slot's queue
+        await eventually(lambda: passwords.asked == 4, what="every sign-in at the slot's queue")
         # One verifies (in a thread), three wait for the slot: none holds a connection.
         pool = engine.pool
         assert isinstance(pool, QueuePool)

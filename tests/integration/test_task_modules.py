@@ -3,7 +3,6 @@ it starts, and runs the commands they register beside Parley's own."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from parley.tasks.commands import Command
 from parley.tasks.handlers import register_handler, registered_handlers
 from tests.conftest import TEST_SECRET_KEY
 from tests.support.databases import copy_sqlite
+from tests.support.waiting import eventually
 
 TOUCH_TASKS = "tests.support.touch_tasks"
 
@@ -67,9 +67,7 @@ async def test_the_embedded_worker_runs_the_commands_of_its_task_modules(
         from tests.support.touch_tasks import Touch  # noqa: PLC0415  (imported by the worker)
 
         await state.queue.enqueue(Touch(str(touched)))
-        async with asyncio.timeout(10):
-            while not touched.exists():
-                await asyncio.sleep(0.02)
+        await eventually(touched.exists, what=f"{touched} created by the task")
 
 
 def test_a_task_module_that_is_not_there_is_the_operators_to_fix() -> None:

@@ -81,10 +81,14 @@ async def test_authenticating_while_the_database_refuses_connections_closes_1013
         assert await socket.closed_with() == 1013
 
 
+def _token_expiring_at(account: Account, expires_at: datetime) -> str:
+    codec = AccessTokenCodec(TEST_SECRET_KEY, ttl_seconds=60)
+    return codec.issue(uuid.UUID(account.id), now=expires_at - timedelta(seconds=60))
+
+
 def _nearly_expired_token(account: Account) -> str:
     """An access token with about a second left to live."""
-    codec = AccessTokenCodec(TEST_SECRET_KEY, ttl_seconds=60)
-    return codec.issue(uuid.UUID(account.id), now=datetime.now(UTC) - timedelta(seconds=59))
+    return _token_expiring_at(account, datetime.now(UTC) + timedelta(seconds=1))
 
 
 async def test_the_socket_closes_4001_when_its_token_expires(
@@ -99,10 +103,13 @@ async def test_a_fresh_auth_frame_keeps_the_socket_open(
     client: httpx.AsyncClient, server_url: str
 ) -> None:
     account = await create_account(client)
-    socket = await WsClient.authenticated(server_url, _nearly_expired_token(account))
+    # Time enough to send the fresh token before this one expires, however busy the machine.
+    expires_at = datetime.now(UTC) + timedelta(seconds=3)
+    socket = await WsClient.authenticated(server_url, _token_expiring_at(account, expires_at))
     await socket.send({"type": "auth", "token": account.access_token})
     assert (await socket.recv())["type"] == "ready"
-    await asyncio.sleep(2)  # past the first token's expiry
+    # The server's clock is its own: past the first token's expiry on the system clock.
+    await asyncio.sleep((expires_at - datetime.now(UTC)).total_seconds() + 0.5)
     await socket.send({"type": "ping"})
     assert (await socket.recv())["type"] == "pong"
     await socket.close()

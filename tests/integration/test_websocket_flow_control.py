@@ -18,6 +18,7 @@ from parley.server_protocol import DirectWriteProtocol
 from tests.support.factories import create_account
 from tests.support.raw_clients import RawConnection, ping_frame, text_frame
 from tests.support.servers import serving
+from tests.support.waiting import eventually
 
 PINGS = ping_frame() * 1000
 # What a socket's transport may hold: its high-water mark (64 KiB), then the pongs to what
@@ -64,11 +65,20 @@ async def test_pings_not_read_stop_the_reading_before_and_after_auth(
     sockets = [await _socket(url), await _socket(url, account.access_token)]
     for socket in sockets:
         socket.stop_reading()
-    await asyncio.gather(*(socket.write_for(PINGS, 2) for socket in sockets))
-    buffers = _socket_write_buffers(parley)
+    flooding = [asyncio.create_task(socket.write_for(PINGS, 60)) for socket in sockets]
+    try:
+        await eventually(
+            lambda: all(socket.write_blocked for socket in sockets),
+            within=30,
+            what="both clients' writes held up: the server stopped reading",
+        )
+        buffers = _socket_write_buffers(parley)
+    finally:
+        for task in flooding:
+            task.cancel()
+        await asyncio.gather(*flooding, return_exceptions=True)
     assert len(buffers) == 2
     assert max(buffers) < WRITE_BUFFER_BOUND, buffers
-    assert all(socket.write_blocked for socket in sockets)
 
     # Once the client reads, so does the server: the pongs drain, and a frame is answered.
     waiting, _ = sockets

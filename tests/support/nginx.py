@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import shutil
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.ports import free_port
+from tests.support.waiting import eventually
 
 __all__ = ["SHIPPED_CONFIG", "Nginx"]
 
@@ -82,18 +82,22 @@ class Nginx:
         await self._wait_until_ready()
 
     async def _wait_until_ready(self) -> None:
-        assert self.process is not None
-        async with httpx.AsyncClient(timeout=2) as client:
-            for _ in range(100):
-                if self.process.returncode is not None:
-                    break
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get(f"{self.url}/healthz")).status_code == 200:
-                        return
-                await asyncio.sleep(0.1)
-        tail = (self.prefix / "logs" / "stderr.log").read_text()[-3000:]
-        msg = f"nginx did not come up on {self.url}:\n{tail}"
-        raise RuntimeError(msg)
+        process = self.process
+        assert process is not None
+
+        async def healthy() -> bool:
+            if process.returncode is not None:
+                msg = f"nginx exited with {process.returncode}"
+                raise RuntimeError(msg)
+            return (await client.get(f"{self.url}/healthz")).status_code == 200
+
+        try:
+            async with httpx.AsyncClient(timeout=2) as client:
+                await eventually(healthy, within=30, every=0.1, ignoring=(httpx.TransportError,))
+        except (AssertionError, RuntimeError) as error:
+            tail = (self.prefix / "logs" / "stderr.log").read_text()[-3000:]
+            msg = f"nginx did not come up on {self.url} ({error}):\n{tail}"
+            raise RuntimeError(msg) from None
 
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:

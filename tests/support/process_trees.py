@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import psutil
 
-__all__ = ["RESOURCE_TRACKER", "descendants", "processing_processes", "survivors"]
+from tests.support.waiting import eventually
+
+__all__ = ["RESOURCE_TRACKER", "all_ended", "descendants", "processing_processes"]
 
 RESOURCE_TRACKER = "multiprocessing.resource_tracker"
 
@@ -28,16 +27,17 @@ def processing_processes(pid: int) -> list[psutil.Process]:
     ]
 
 
-async def survivors(processes: list[psutil.Process], *, within: float) -> list[str]:
-    """Those of ``processes`` still running after ``within`` seconds (at once when none is),
-    each as its pid and command line. One that has exited and that nobody reaped yet (a
-    zombie) holds no memory: it counts as ended."""
-    deadline = time.monotonic() + within
-    while True:
-        running = [process for process in processes if _running(process)]
-        if not running or time.monotonic() > deadline:
-            return [f"{process.pid}: {_command(process)}" for process in running]
-        await asyncio.sleep(0.05)
+async def all_ended(processes: list[psutil.Process], *, within: float) -> None:
+    """Wait until every one of ``processes`` has ended; fail after ``within`` seconds naming
+    those still running, each by its pid and command line. One that has exited and that
+    nobody reaped yet (a zombie) holds no memory: it counts as ended."""
+    await eventually(
+        lambda: [f"{each.pid}: {_command(each)}" for each in processes if _running(each)],
+        lambda running: not running,
+        within=within,
+        every=0.05,
+        what="every process ended",
+    )
 
 
 def _running(process: psutil.Process) -> bool:

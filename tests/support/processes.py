@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.ports import free_port
+from tests.support.waiting import eventually
 
 __all__ = ["Cluster", "EmbeddedServer", "RedisServer"]
 
@@ -25,18 +25,20 @@ def _tail(log: Path) -> str:
 
 async def _wait_until_ready(url: str, process: asyncio.subprocess.Process, log: Path) -> None:
     async with httpx.AsyncClient(timeout=2) as client:
-        for _ in range(300):
+
+        async def ready() -> bool:
             if process.returncode is not None:
                 tail = await asyncio.to_thread(_tail, log)
                 msg = f"parley serve exited with {process.returncode}:\n{tail}"
                 raise RuntimeError(msg)
-            with contextlib.suppress(httpx.TransportError):
-                if (await client.get(f"{url}/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
-    tail = await asyncio.to_thread(_tail, log)
-    msg = f"parley serve at {url} did not become ready:\n{tail}"
-    raise RuntimeError(msg)
+            return (await client.get(f"{url}/readyz")).status_code == 200
+
+        try:
+            await eventually(ready, within=60, every=0.1, ignoring=(httpx.TransportError,))
+        except AssertionError as error:
+            tail = await asyncio.to_thread(_tail, log)
+            msg = f"parley serve at {url} did not become ready ({error}):\n{tail}"
+            raise RuntimeError(msg) from None
 
 
 @dataclass
@@ -176,17 +178,15 @@ class RedisServer:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        for _ in range(100):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            except OSError:
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            await writer.wait_closed()
-            return
-        msg = "redis-server did not start"
-        raise RuntimeError(msg)
+        _, writer = await eventually(
+            lambda: asyncio.open_connection("127.0.0.1", self.port),
+            within=30,
+            every=0.05,
+            what=f"redis-server listening on port {self.port}",
+            ignoring=(OSError,),
+        )
+        writer.close()
+        await writer.wait_closed()
 
     async def kill(self) -> None:
         if self.process is not None and self.process.returncode is None:

@@ -172,10 +172,12 @@ class RawConnection(asyncio.Protocol):
 
     @classmethod
     async def close_all(cls) -> None:
-        """Abort every connection still open, and let the loop finish closing them."""
-        for connection in list(cls.opened):
+        """Abort every connection still open, and wait until the loop has closed them."""
+        connections = list(cls.opened)
+        for connection in connections:
             connection.close()
-        await asyncio.sleep(0)
+        async with asyncio.timeout(10):
+            await asyncio.gather(*(connection.closed.wait() for connection in connections))
 
     # --- receiving ------------------------------------------------------------------------
 

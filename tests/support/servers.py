@@ -11,6 +11,7 @@ import uvicorn
 
 from parley.core.settings import Settings
 from parley.server import build_server
+from tests.support.waiting import eventually
 
 __all__ = ["serve_in_process", "serving"]
 
@@ -30,13 +31,16 @@ async def serving(server: uvicorn.Server) -> AsyncIterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     task = asyncio.create_task(server.serve(sockets=[sock]))
+
+    def started() -> bool:
+        if task.done():
+            task.result()  # raises what stopped the server
+            msg = "the server stopped before it started"
+            raise RuntimeError(msg)
+        return server.started
+
     try:
-        while not server.started:
-            if task.done():
-                task.result()  # raises what stopped the server
-                msg = "the server stopped before it started"
-                raise RuntimeError(msg)
-            await asyncio.sleep(0.01)
+        await eventually(started, within=60, what="the server started")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

@@ -1,6 +1,7 @@
 """The hub starting a room on this process: the first socket to join reads where the room
-stands while sockets that join meanwhile wait for that read (``tests/support/sockets.py``
-holds the room's messages and the sockets)."""
+stands while sockets that join meanwhile wait for that read, and a subscription is made only
+once the room's feed has started (``tests/support/sockets.py`` holds the room's messages and
+the sockets)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from parley.realtime.connection import Connection
 from parley.realtime.envelope import Outbound
 from parley.realtime.hub import Hub
 from parley.realtime.memory_broker import MemoryBroker
+from parley.realtime.subscription import SubscriptionState
 from tests.support.sockets import Socket, StoredRoom, message_event
 
 ROOM = uuid.UUID(int=1)
@@ -51,10 +53,18 @@ async def test_a_room_whose_first_socket_closes_while_it_starts_starts_for_the_o
         first, second = Socket(direct=True), Socket(direct=True)
         joining = asyncio.create_task(hub.join_room(_connection(first, room), ROOM, None))
         await room.reading.wait()
-        await hub.join_room(_connection(second, room), ROOM, None)  # the room is starting
+        # The room is starting: the second socket waits for it.
+        joined = asyncio.create_task(hub.join_room(_connection(second, room), ROOM, None))
+        await asyncio.sleep(0.01)
+        assert not joined.done()
         joining.cancel()  # the first socket closed before the room had started
         with pytest.raises(asyncio.CancelledError):
             await joining
+        async with asyncio.timeout(5):
+            await joined  # it started the room itself
+        async with asyncio.timeout(5):
+            while second.types() != ["subscribed"]:
+                await asyncio.sleep(0.01)
 
         room.last = 3  # a message stored and published after the second socket joined
         await channels.to_room(ROOM, message_event(3))
@@ -221,10 +231,10 @@ async def test_a_subscribe_that_comes_after_the_departure_is_refused_and_let_go(
 
 
 async def test_a_member_who_left_while_the_room_started_is_stopped_at_their_departure() -> None:
-    """The leaver's socket joined while the room was starting and found them a member; they
-    left before the hub's read, so the room's feed starts after their "left" message and
-    hands it to nobody. Their socket fills up to where the feed starts, meets it, and
-    ends there: nothing later, no typing."""
+    """The leaver's socket subscribed (the frame found them a member) while the room was
+    starting; they left before the hub's read, so the room's feed starts after their "left"
+    message and hands it to nobody. Their subscription, made once the feed has started,
+    reads the membership after the leave: nothing of the room, not even ``subscribed``."""
     leaver = uuid.uuid4()
     room = LeavingRoom(last=1, leaver=leaver, left=2)
     broker = MemoryBroker()
@@ -235,22 +245,89 @@ async def test_a_member_who_left_while_the_room_started_is_stopped_at_their_depa
         starting = asyncio.create_task(hub.join_room(other_connection, ROOM, None))
         await room.reading.wait()
         socket, connection = _member_socket(room, leaver)
-        await hub.join_room(connection, ROOM, None)
-        async with asyncio.timeout(5):
-            while socket.types() != ["subscribed"]:
-                await asyncio.sleep(0.01)
+        joining = asyncio.create_task(hub.join_room(connection, ROOM, None))
         await channels.to_room(ROOM, room.leave())  # before the room has started
         room.go.set()
         await starting
+        await joining
         room.last = 3
         await channels.to_room(ROOM, message_event(3))
         async with asyncio.timeout(5):
             while other.seqs() != [3]:
                 await asyncio.sleep(0.01)
         await asyncio.sleep(0.05)
-        assert socket.seqs() == [2]
-        assert socket.frames[-1] == LEFT
+        assert socket.frames == [LEFT]
         assert not connection.is_subscribed(ROOM)
+    finally:
+        listening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await listening
+
+
+@pytest.mark.parametrize("since_seq", [None, 0], ids=["fresh", "resumed"])
+async def test_a_socket_that_joins_while_the_room_starts_misses_nothing_committed_meanwhile(
+    since_seq: int | None,
+) -> None:
+    """Messages 2 and 3 commit while the room starts, and no event of theirs reaches this
+    instance (published before it listened): each socket's catch-up, which reads only once
+    the room's feed has started, covers them; the feed brings what comes after."""
+    room = SlowStart(last=1)
+    broker = MemoryBroker()
+    hub, channels = Hub(broker, room, namespace="t"), ChannelPublisher(broker, namespace="t")
+    listening = asyncio.create_task(hub.run())
+    try:
+        first, second = Socket(direct=True), Socket(direct=False)
+        starting = asyncio.create_task(hub.join_room(_connection(first, room), ROOM, since_seq))
+        await room.reading.wait()
+        joining = asyncio.create_task(hub.join_room(_connection(second, room), ROOM, since_seq))
+        room.last = 3
+        room.go.set()
+        await starting
+        await joining
+        async with asyncio.timeout(5):
+            while "subscribed" not in first.types() or "subscribed" not in second.types():
+                await asyncio.sleep(0.01)
+        room.last = 4
+        await channels.to_room(ROOM, message_event(4))
+        async with asyncio.timeout(5):
+            while second.seqs()[-1:] != [4] or first.seqs()[-1:] != [4]:
+                await asyncio.sleep(0.01)
+        replayed = [] if since_seq is None else [1, 2, 3]
+        for socket in (first, second):
+            assert socket.seqs() == [*replayed, 4]
+            assert {"type": "subscribed", "room_id": str(ROOM), "last_seq": 3} in socket.frames
+    finally:
+        listening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await listening
+
+
+async def test_subscribing_again_restarts_the_subscription_from_its_since_seq() -> None:
+    """The socket's earlier subscription ends (nothing more reaches it), the new one replays
+    from its ``since_seq``, and the hub keeps listening to the room throughout."""
+    room = StoredRoom(last=3)
+    broker = RecordingBroker()
+    hub, channels = Hub(broker, room, namespace="t"), ChannelPublisher(broker, namespace="t")
+    listening = asyncio.create_task(hub.run())
+    try:
+        socket, connection = _member_socket(room, uuid.uuid4())
+        first = await hub.join_room(connection, ROOM, None)
+        async with asyncio.timeout(5):
+            while socket.types() != ["subscribed"]:
+                await asyncio.sleep(0.01)
+        second = await hub.join_room(connection, ROOM, 1)
+        async with asyncio.timeout(5):
+            while socket.types()[-1:] != ["subscribed"] or len(socket.frames) < 4:
+                await asyncio.sleep(0.01)
+        room.last = 4
+        await channels.to_room(ROOM, message_event(4))
+        async with asyncio.timeout(5):
+            while socket.seqs()[-1:] != [4]:
+                await asyncio.sleep(0.01)
+        assert socket.seqs() == [2, 3, 4]
+        assert first.state is SubscriptionState.ENDED
+        assert second.state is SubscriptionState.LIVE
+        assert broker.unsubscribed == []
     finally:
         listening.cancel()
         with pytest.raises(asyncio.CancelledError):

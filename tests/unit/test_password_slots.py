@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import cast
 
 from argon2 import PasswordHasher
 
 from parley.security.passwords import PasswordHasherService
+from tests.support.waiting import eventually
 
 SLOTS = 2
 
@@ -59,17 +60,11 @@ def _service() -> tuple[PasswordHasherService, GatedHasher]:
     return service, hasher
 
 
-async def _until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(5):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 async def test_a_flood_of_new_hashes_takes_at_most_half_the_slots() -> None:
     service, hasher = _service()
     hashes = [asyncio.create_task(service.hash(f"password {n}")) for n in range(10)]
     try:
-        await _until(lambda: hasher.running["hash"] >= 1)
+        await eventually(lambda: hasher.running["hash"] >= 1)
         await asyncio.sleep(0.2)  # the others had every chance to start
         assert hasher.peak["hash"] == SLOTS // 2
     finally:
@@ -82,9 +77,9 @@ async def test_a_sign_in_is_not_queued_behind_waiting_registrations() -> None:
     service, hasher = _service()
     hashes = [asyncio.create_task(service.hash(f"password {n}")) for n in range(10)]
     try:
-        await _until(lambda: hasher.running["hash"] == 1)
+        await eventually(lambda: hasher.running["hash"] == 1)
         verify = asyncio.create_task(service.verify("hashed:secret", "secret"))
-        await _until(lambda: hasher.running["verify"] == 1)
+        await eventually(lambda: hasher.running["verify"] == 1)
         assert hasher.running["hash"] == 1  # beside the hash in flight, not after the queue
     finally:
         hasher.release.set()
@@ -96,7 +91,7 @@ async def test_verifications_take_at_most_every_slot() -> None:
     service, hasher = _service()
     verifies = [asyncio.create_task(service.verify("hashed:x", "x")) for _ in range(10)]
     try:
-        await _until(lambda: hasher.running["verify"] >= 1)
+        await eventually(lambda: hasher.running["verify"] >= 1)
         await asyncio.sleep(0.2)
         assert hasher.peak["verify"] == SLOTS
     finally:

@@ -22,7 +22,6 @@ from parley.db.outage import DATABASE_UNREACHABLE
 from parley.realtime.connection import CLOSE_INTERNAL_ERROR, AsgiSend, Connection
 from parley.realtime.direct_write import write_now_of
 from parley.realtime.frames import (
-    AckFrame,
     AuthFrame,
     ErrorFrame,
     PingFrame,
@@ -33,6 +32,7 @@ from parley.realtime.frames import (
     TypingFrame,
     UnsubscribedFrame,
     UnsubscribeFrame,
+    ack_frame,
     client_frame,
 )
 from parley.schemas.messages import SenderOut
@@ -54,8 +54,8 @@ CLOSE_TIMEOUT_SECONDS = 10
 
 class SocketSession:
     """One socket's life in one task: frames are read and handled here, while the
-    connection's writer (a task of its own while the socket is busy) sends what the hub
-    delivers."""
+    connection's outbox (with a writer task of its own while the socket is busy) sends what
+    the hub delivers."""
 
     __slots__ = (
         "_account",
@@ -242,15 +242,12 @@ class SocketSession:
             posted = await MessageService(uow, self._state.events, self._state.appends).post(
                 self._account, frame.room_id, frame.body, frame.client_id
             )
-        ack = AckFrame(client_id=frame.client_id, message=posted.message)
-        self.connection.send(ack.model_dump_json())
+        self.connection.send(ack_frame(frame.client_id, posted.message))
 
     async def _subscribe(self, frame: SubscribeFrame) -> None:
         await self._require_member(frame.room_id)
-        hub = self._state.hub
-        if self.connection.is_subscribed(frame.room_id):
-            await hub.leave_room(self.connection, frame.room_id)
-        await hub.join_room(self.connection, frame.room_id, frame.since_seq)
+        # Replaces a subscription the socket had to the room: subscribing again restarts it.
+        await self._state.hub.join_room(self.connection, frame.room_id, frame.since_seq)
 
     async def _typing(self, frame: TypingFrame) -> None:
         # Past its limit a typing is dropped silently: a hint, not worth an error frame. Until

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 from parley.db.engine import SessionFactory
+from parley.db.message_record import MessageRecord
 from parley.db.models import MessageKind
 from parley.realtime.envelope import Outbound
-from parley.realtime.frames import MessageEventFrame
+from parley.realtime.frames import message_frame
 from parley.repositories.message_pages import MessagePages
 from parley.repositories.rooms import RoomRepository
-from parley.schemas.messages import MessageOut
 from parley.schemas.system_events import SystemEvent
 
 __all__ = ["History", "message_event"]
@@ -18,10 +18,13 @@ __all__ = ["History", "message_event"]
 PAGE_SIZE = 200
 
 
-def message_event(message: MessageOut) -> Outbound:
-    frame = MessageEventFrame(type="message", room_id=message.room_id, message=message)
+def message_event(message: MessageRecord, published_at: float | None = None) -> Outbound:
+    """The ``message`` frame, encoded once for every socket, with what the hub needs."""
     return Outbound(
-        frame=frame.model_dump_json(), seq=message.seq, departing_user=_departing(message)
+        frame=message_frame("message", message),
+        seq=message["seq"],
+        departing_user=_departing(message),
+        published_at=published_at,
     )
 
 
@@ -30,10 +33,10 @@ def message_event(message: MessageOut) -> Outbound:
 _ENDS_MEMBERSHIP = frozenset({SystemEvent.LEFT})
 
 
-def _departing(message: MessageOut) -> uuid.UUID | None:
+def _departing(message: MessageRecord) -> uuid.UUID | None:
     """The user whose membership the message ends, whose sockets must stop there."""
-    attachment = message.attachment or {}
-    if message.kind is not MessageKind.SYSTEM or attachment.get("event") not in _ENDS_MEMBERSHIP:
+    attachment = message["attachment"] or {}
+    if message["kind"] is not MessageKind.SYSTEM or attachment.get("event") not in _ENDS_MEMBERSHIP:
         return None
     return uuid.UUID(attachment["user"]["id"])
 
@@ -47,7 +50,7 @@ class History:
         self, room_id: uuid.UUID, after_seq: int, limit: int = PAGE_SIZE
     ) -> list[Outbound]:
         messages = await self._pages.after(room_id, after_seq, limit)
-        return [message_event(MessageOut.of(message)) for message in messages]
+        return [message_event(message) for message in messages]
 
     async def last_seq(self, room_id: uuid.UUID) -> int:
         async with self._session_factory() as session:

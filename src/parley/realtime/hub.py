@@ -1,12 +1,14 @@
-"""The Observer on each instance: which local sockets watch which rooms, fed by one listener.
+"""The Observer on each instance: which subscriptions watch which rooms, fed by one listener.
 
 Every instance subscribes its broker to the channels of the rooms (and users) it has
-sockets for, and runs one listener task that hands each event to those sockets. Postgres
-is the record and the broker is only transport, so three mechanisms recover what the
-broker loses: a gap that does not close within ``gap_timeout`` is read from the database;
-after the broker reconnects every room is re-read; and every ``reconcile_interval`` the
-rooms' ``last_seq`` are compared with what was delivered, which catches an event lost
-with no later event to reveal the gap.
+sockets for, and runs one listener task that hands each event to those sockets. A room's
+``RoomFeed`` is the one owner of its order here: every subscription of the room gets each
+event from it once, in seq order (``subscription.py``). Postgres is the record and the
+broker is only transport, so three mechanisms recover what the broker loses, into the feed:
+a gap that does not close within ``gap_timeout`` is read from the database; after the broker
+reconnects every room is re-read; and every ``reconcile_interval`` the rooms' ``last_seq``
+are compared with what was delivered, which catches an event lost with no later event to
+reveal the gap.
 """
 
 from __future__ import annotations
@@ -15,34 +17,67 @@ import asyncio
 import functools
 import logging
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol, TypeAlias
 
 from parley.realtime.broker import Broker, Delivery
 from parley.realtime.channels import room_channel_prefix, user_channel_prefix
-from parley.realtime.connection import Connection, RoomEvent
+from parley.realtime.connection import Connection
 from parley.realtime.envelope import Outbound, decode_envelope
 from parley.realtime.feed import RoomFeed
 from parley.realtime.history import PAGE_SIZE, History
+from parley.realtime.room_event import RoomEvent
+from parley.realtime.subscription import Subscription
 
-__all__ = ["Hub"]
+__all__ = ["CallLater", "Hub", "Timer"]
 
 log = logging.getLogger(__name__)
 
 
+class Timer(Protocol):
+    def cancel(self) -> None: ...
+
+
+# Runs a callback after a delay: the event loop's ``call_later`` unless a test brings its clock.
+CallLater: TypeAlias = Callable[[float, Callable[[], None]], Timer]
+
+
+def _call_later(delay: float, callback: Callable[[], None]) -> Timer:
+    return asyncio.get_running_loop().call_later(delay, callback)
+
+
 class _Room:
-    __slots__ = ("feed", "fill_once_started", "filling", "gap_timer", "id", "sockets")
+    """A room on this instance: its feed, and the subscriptions the feed's events go to."""
+
+    __slots__ = (
+        "feed",
+        "fill_once_started",
+        "filling",
+        "gap_timer",
+        "id",
+        "joining",
+        "starting",
+        "subscriptions",
+    )
 
     def __init__(self, room_id: uuid.UUID) -> None:
         self.id = room_id
         self.feed = RoomFeed()
-        self.sockets: set[Connection] = set()
-        self.gap_timer: asyncio.TimerHandle | None = None
+        # By socket; a dict rather than a set, so that sockets are served in the order
+        # they joined, the same on every run.
+        self.subscriptions: dict[Connection, Subscription] = {}
+        # Sockets waiting in ``join_room`` for the feed to start: they keep the room open.
+        self.joining = 0
+        self.starting = asyncio.Lock()
+        self.gap_timer: Timer | None = None
         self.filling = False
         # A re-read asked for while the feed was starting (the broker reconnected between
         # its subscription and its read of the room): done once it has started.
         self.fill_once_started = False
+
+    @property
+    def started(self) -> bool:
+        return self.feed.expected is not None
 
 
 class Hub:
@@ -55,10 +90,11 @@ class Hub:
         gap_timeout: float = 0.25,
         reconcile_interval: float = 5.0,
         on_delivered: Callable[[float | None, int], None] = lambda _latency, _frames: None,
+        call_later: CallLater = _call_later,
     ) -> None:
         self._broker = broker
         # Counts the messages sockets wrote at once, as the hub hands them out: one call for
-        # a room's sockets, not one each (``Connection.deliver``).
+        # a room's sockets, not one each (``Subscription.deliver``).
         self._on_delivered = on_delivered
         self._history = history
         # The channels ``ChannelPublisher`` publishes to; the hub only listens.
@@ -66,28 +102,30 @@ class Hub:
         self._user_prefix = user_channel_prefix(namespace)
         self._gap_timeout = gap_timeout
         self._reconcile_interval = reconcile_interval
+        self._call_later = call_later
         self._rooms: dict[uuid.UUID, _Room] = {}
         self._channels: dict[str, _Room] = {}  # the same rooms, by their broker channel
-        self._users: defaultdict[uuid.UUID, set[Connection]] = defaultdict(set)
+        # Sockets in dicts rather than sets, to serve them in one order on every run.
+        self._users: dict[uuid.UUID, dict[Connection, None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
-        self.connections: set[Connection] = set()
+        self.connections: dict[Connection, None] = {}
 
     # --- local sockets -----------------------------------------------------------------
 
     async def register(self, connection: Connection) -> None:
-        self.connections.add(connection)
-        sockets = self._users[connection.user_id]
-        sockets.add(connection)
+        self.connections[connection] = None
+        sockets = self._users.setdefault(connection.user_id, {})
+        sockets[connection] = None
         if len(sockets) == 1:
             await self._broker.subscribe(f"{self._user_prefix}{connection.user_id}")
 
     async def unregister(self, connection: Connection) -> None:
-        self.connections.discard(connection)
+        self.connections.pop(connection, None)
         for room_id in connection.rooms:
             await self.leave_room(connection, room_id)
         sockets = self._users.get(connection.user_id)
         if sockets is not None:
-            sockets.discard(connection)
+            sockets.pop(connection, None)
             if not sockets:
                 del self._users[connection.user_id]
                 await self._broker.unsubscribe(f"{self._user_prefix}{connection.user_id}")
@@ -96,92 +134,86 @@ class Hub:
     # back (see RedisBroker), so the local bookkeeping above never waits on Redis being up.
 
     async def join_room(
-        self, connection: Connection, room_id: uuid.UUID, since: int | None
-    ) -> None:
-        # The socket is among the room's sockets before its subscription's catch-up reads the
-        # membership: a departure committed after that read reaches it (``_dispatch``).
-        on_left = functools.partial(self._release, connection, room_id)
+        self, connection: Connection, room_id: uuid.UUID, since_seq: int | None
+    ) -> Subscription:
+        """Subscribe the socket to the room (replacing a subscription it had to it).
+
+        The subscription is made once the room's feed has started here, and joins the room
+        in the same turn, before its catch-up reads anything: it gets every event the feed
+        hands out from then on, and its catch-up reads the room at least as far as the feed
+        had come. A leave committed after that read publishes its "left" message after it, so
+        the feed brings it; one committed before, the read sees.
+        """
         room = self._rooms.get(room_id)
-        if room is not None:
-            connection.subscribe(room_id, since, on_left)
-            room.sockets.add(connection)
-            return
-        channel = f"{self._room_prefix}{room_id}"
-        room = self._rooms[room_id] = self._channels[channel] = _Room(room_id)
-        room.sockets.add(connection)
-        try:
-            last_seq = await self._listen_to(room)
-        except BaseException:
-            await self.leave_room(connection, room_id)  # no half-started room stays behind
-            if self._rooms.get(room_id) is room:
-                # Sockets joined while it was starting (this one closed, or the read failed):
-                # the room still starts, for them.
-                self._spawn(self._start_for_those_left(room))
-            raise
-        connection.subscribe(room_id, since, on_left)
-        self._start(room, last_seq, newcomer=connection)
-
-    async def _listen_to(self, room: _Room) -> int:
-        """Subscribe to the room's channel, then read where the room stands: whatever commits
-        after the read is published after we listen, so nothing falls between the two."""
-        await self._broker.subscribe(f"{self._room_prefix}{room.id}")
-        return await self._history.last_seq(room.id)
-
-    def _start(self, room: _Room, last_seq: int, newcomer: Connection | None = None) -> None:
-        # A socket's catch-up reads where the room stands on its own. The newcomer's read
-        # comes after ``last_seq``'s, so it starts where the feed does or later; sockets that
-        # joined while the feed was starting may have read earlier, and fill up to it.
-        for joined in room.sockets:
-            if joined is not newcomer:
-                joined.fill_to(room.id, last_seq)
-        self._dispatch(room, room.feed.start(last_seq))
-        if room.fill_once_started:
-            room.fill_once_started = False
-            self._spawn(self._fill(room.id))
-
-    async def _start_for_those_left(self, room: _Room) -> None:
-        while self._rooms.get(room.id) is room:
+        if room is None:
+            room = self._rooms[room_id] = _Room(room_id)
+            self._channels[f"{self._room_prefix}{room_id}"] = room
+        if not room.started:
+            room.joining += 1
             try:
-                last_seq = await self._listen_to(room)
-            except Exception:
-                log.exception("could not start room %s; retrying", room.id)
-                await asyncio.sleep(1)
-                continue
-            if self._rooms.get(room.id) is room:
-                self._start(room, last_seq)
-            return
+                await self._start(room)
+            finally:
+                room.joining -= 1
+                if not room.started and self._close_if_unwatched(room):
+                    # No half-started room stays behind (this socket closed, or the read
+                    # failed, and no other waits for it).
+                    await self._broker.unsubscribe(f"{self._room_prefix}{room_id}")
+        subscription = connection.subscribe(
+            room_id, since_seq, functools.partial(self._release, connection)
+        )
+        room.subscriptions[connection] = subscription
+        return subscription
+
+    async def _start(self, room: _Room) -> None:
+        """Start the room's feed: listen to its channel, then read where the room stands, so
+        whatever commits after the read is published after we listen. One joining socket
+        starts it while the others wait; should it fail, or its socket close, the next tries."""
+        async with room.starting:
+            if room.started:
+                return
+            await self._broker.subscribe(f"{self._room_prefix}{room.id}")
+            last_seq = await self._history.last_seq(room.id)
+            # Nobody subscribes before the feed starts: what it releases now is older than
+            # any catch-up to come, and goes to no one.
+            self._dispatch(room, room.feed.start(last_seq))
+            if room.fill_once_started:
+                room.fill_once_started = False
+                self._spawn(self._fill(room.id))
 
     async def leave_room(self, connection: Connection, room_id: uuid.UUID) -> None:
-        connection.unsubscribe(room_id)
-        await self._let_go(connection, room_id)
+        """End the socket's subscription to the room (asked for, or the socket's end), and
+        stop listening to the room if no socket here watches it now."""
+        subscription = connection.unsubscribe(room_id)
+        room = self._rooms.get(room_id)
+        if room is None or subscription is None:
+            return
+        if room.subscriptions.get(connection) is subscription:
+            del room.subscriptions[connection]
+            if self._close_if_unwatched(room):
+                await self._broker.unsubscribe(f"{self._room_prefix}{room_id}")
 
-    async def _let_go(self, connection: Connection, room_id: uuid.UUID) -> None:
-        """Deliver the room to this socket no more; stop listening if it was the last."""
-        if self._detach(connection, room_id):
-            await self._broker.unsubscribe(f"{self._room_prefix}{room_id}")
-
-    def _release(self, connection: Connection, room_id: uuid.UUID) -> None:
-        """The socket's subscription ended as its user is no member of the room any more
-        (``Connection.subscribe``'s ``on_left``): let go of it at once, in the caller's turn,
-        before anything else can join the room again on this socket."""
-        if self._detach(connection, room_id):
-            self._spawn(self._unsubscribe_unwatched(room_id))
+    def _release(self, connection: Connection, subscription: Subscription) -> None:
+        """The subscription departed, as its user is no member of the room any more
+        (``Subscription.depart``, its ``on_left``): let go of it at once, in the caller's
+        turn, before anything else can join the room again on this socket."""
+        room = self._rooms.get(subscription.room_id)
+        if room is not None and room.subscriptions.get(connection) is subscription:
+            del room.subscriptions[connection]
+            if self._close_if_unwatched(room):
+                self._spawn(self._unsubscribe_unwatched(room.id))
 
     async def _unsubscribe_unwatched(self, room_id: uuid.UUID) -> None:
         channel = f"{self._room_prefix}{room_id}"
         if channel not in self._channels:  # not listened to again meanwhile
             await self._broker.unsubscribe(channel)
 
-    def _detach(self, connection: Connection, room_id: uuid.UUID) -> bool:
-        """Take the socket off the room's list; True when no local socket watches it now."""
-        room = self._rooms.get(room_id)
-        if room is None:
+    def _close_if_unwatched(self, room: _Room) -> bool:
+        """Forget the room if no subscription here watches it and no socket waits to; True
+        if so (the caller stops listening to its channel)."""
+        if room.subscriptions or room.joining or self._rooms.get(room.id) is not room:
             return False
-        room.sockets.discard(connection)
-        if room.sockets:
-            return False
-        del self._rooms[room_id]
-        del self._channels[f"{self._room_prefix}{room_id}"]
+        del self._rooms[room.id]
+        del self._channels[f"{self._room_prefix}{room.id}"]
         if room.gap_timer is not None:
             room.gap_timer.cancel()
         return True
@@ -241,8 +273,8 @@ class Hub:
             item = RoomEvent(room.id, event)
             if event.exclude_user is None and event.departing_user is None:
                 written = 0
-                for connection in room.sockets:
-                    written += connection.deliver(item)
+                for subscription in room.subscriptions.values():
+                    written += subscription.deliver(item)
             else:
                 written = self._dispatch_selectively(room, item)
             if written:
@@ -254,23 +286,19 @@ class Hub:
                 room.gap_timer.cancel()
                 room.gap_timer = None
         elif room.gap_timer is None:
-            room.gap_timer = asyncio.get_running_loop().call_later(
-                self._gap_timeout, self._gap_timed_out, room.id
+            room.gap_timer = self._call_later(
+                self._gap_timeout, functools.partial(self._gap_timed_out, room.id)
             )
 
     def _dispatch_selectively(self, room: _Room, item: RoomEvent) -> int:
-        """An event that one user does not get (typing), or after which one user's
-        subscription ends (their "left" message). Returns how many sockets wrote it at once."""
-        event = item.event
+        """An event that one user does not get (typing), or that ends one user's
+        subscriptions (their "left" message: they depart, and the hub lets go of them, as
+        the loop runs). Returns how many sockets wrote it at once."""
+        exclude_user = item.event.exclude_user
         written = 0
-        for connection in list(room.sockets):
-            if event.exclude_user != connection.user_id:
-                written += connection.deliver(item)
-            if event.departing_user == connection.user_id and event.seq is not None:
-                # They left: this message is the last they get from the room, after those
-                # still queued for them. The socket lets go of the room (``_release``) when
-                # its subscription ends.
-                connection.depart(room.id, event.seq)
+        for subscription in list(room.subscriptions.values()):
+            if subscription.user_id != exclude_user:
+                written += subscription.deliver(item)
         return written
 
     def _gap_timed_out(self, room_id: uuid.UUID) -> None:
@@ -282,7 +310,7 @@ class Hub:
     async def _fill(self, room_id: uuid.UUID) -> None:
         """Read from the database everything from the room's next expected seq on."""
         room = self._rooms.get(room_id)
-        if room is not None and room.feed.expected is None:
+        if room is not None and not room.started:
             room.fill_once_started = True
             return
         if room is None or room.filling:
@@ -303,15 +331,19 @@ class Hub:
             room.filling = False
 
     async def _housekeep_forever(self) -> None:
-        """Every ``reconcile_interval``: end the writers of idle sockets, reconcile the rooms."""
         while True:
             await asyncio.sleep(self._reconcile_interval)
-            for connection in self.connections:
-                connection.end_idle_writer()
-            try:
-                await self._reconcile()
-            except Exception:
-                log.exception("reconciling rooms with the database failed")
+            await self.housekeep()
+
+    async def housekeep(self) -> None:
+        """What the hub does every ``reconcile_interval``: end the writers of idle sockets,
+        and reconcile the rooms with the database."""
+        for connection in self.connections:
+            connection.end_idle_writer()
+        try:
+            await self._reconcile()
+        except Exception:
+            log.exception("reconciling rooms with the database failed")
 
     async def _reconcile(self) -> None:
         if not self._rooms:
@@ -319,9 +351,11 @@ class Hub:
         last_seqs = await self._history.last_seqs(list(self._rooms))
         for room_id, last_seq in last_seqs.items():
             room = self._rooms.get(room_id)
-            if room is None or room.feed.expected is None:
+            if room is None or not room.started:
                 continue
-            if last_seq >= room.feed.expected:
+            expected = room.feed.expected
+            assert expected is not None  # noqa: S101
+            if last_seq >= expected:
                 self._spawn(self._fill(room_id))
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:

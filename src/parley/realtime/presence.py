@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol, cast
 
 import redis.asyncio as redis
@@ -74,9 +74,18 @@ class RedisPresence:
     """Two sorted sets scored by expiry time: one per user, and one of every connection
     (``user:connection``) that the sweep walks in expiry order."""
 
-    def __init__(self, client: redis.Redis, *, namespace: str, ttl: float) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        namespace: str,
+        ttl: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._client = client
         self._ttl = ttl
+        # Wall-clock seconds, not monotonic: every instance compares the same scores.
+        self._clock = clock
         self._prefix = f"{namespace}:presence:user:"
         self._all = f"{namespace}:presence:all"
 
@@ -84,7 +93,7 @@ class RedisPresence:
         return f"{self._prefix}{user_id.hex}"
 
     async def connect(self, user_id: uuid.UUID, connection_id: uuid.UUID) -> bool:
-        now = time.time()
+        now = self._clock()
         key = self._user_key(user_id)
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.zadd(key, {connection_id.hex: now + self._ttl})
@@ -98,13 +107,13 @@ class RedisPresence:
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.zrem(key, connection_id.hex)
             pipe.zrem(self._all, f"{user_id.hex}:{connection_id.hex}")
-            pipe.zcount(key, time.time(), "+inf")
+            pipe.zcount(key, self._clock(), "+inf")
             removed, _, live = await pipe.execute()
         # Not removed: a sweep already dropped it and announced the user offline.
         return int(removed) == 1 and int(live) == 0
 
     async def refresh(self, connections: Iterable[tuple[uuid.UUID, uuid.UUID]]) -> None:
-        expires = time.time() + self._ttl
+        expires = self._clock() + self._ttl
         async with self._client.pipeline(transaction=False) as pipe:
             for user_id, connection_id in connections:
                 pipe.zadd(self._user_key(user_id), {connection_id.hex: expires})
@@ -112,7 +121,7 @@ class RedisPresence:
             await pipe.execute()
 
     async def sweep(self) -> list[uuid.UUID]:
-        now = time.time()
+        now = self._clock()
         expired = cast(
             "list[bytes]",
             await self._client.zrangebyscore(self._all, "-inf", now, start=0, num=1000),
@@ -134,7 +143,7 @@ class RedisPresence:
 
     async def online(self, user_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
         ids = list(user_ids)
-        now = time.time()
+        now = self._clock()
         async with self._client.pipeline(transaction=False) as pipe:
             for user_id in ids:
                 pipe.zcount(self._user_key(user_id), now, "+inf")

@@ -6,23 +6,23 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Literal
 
+from parley.db.message_record import MessageRecord
 from parley.observability.metrics import Metrics
 from parley.realtime.channels import ChannelPublisher
 from parley.realtime.envelope import Outbound
 from parley.realtime.frames import (
-    MessageEventFrame,
     PresenceFrame,
     RoomAddedFrame,
     RoomRemovedFrame,
     RoomUpdatedFrame,
     TypingEventFrame,
     UploadEventFrame,
+    message_frame,
 )
 from parley.realtime.history import message_event
-from parley.schemas.messages import MessageOut, SenderOut
+from parley.schemas.messages import SenderOut
 from parley.schemas.rooms import RoomOut
 from parley.schemas.uploads import UploadOut
 
@@ -37,16 +37,16 @@ class EventPublisher:
         self._channels = channels
         self._metrics = metrics
 
-    async def message_created(self, message: MessageOut) -> None:
+    async def message_created(self, message: MessageRecord) -> None:
         self._metrics.messages_stored.inc()
-        event = replace(message_event(message), published_at=time.time())
-        await self._channels.to_room(message.room_id, event)
+        event = message_event(message, published_at=time.time())
+        await self._channels.to_room(message["room_id"], event)
 
     async def message_changed(
-        self, kind: Literal["message.edited", "message.deleted"], message: MessageOut
+        self, kind: Literal["message.edited", "message.deleted"], message: MessageRecord
     ) -> None:
-        frame = MessageEventFrame(type=kind, room_id=message.room_id, message=message)
-        await self._channels.to_room(message.room_id, Outbound(frame.model_dump_json()))
+        frame = message_frame(kind, message)
+        await self._channels.to_room(message["room_id"], Outbound(frame))
 
     async def typing(self, room_id: uuid.UUID, user: SenderOut) -> None:
         frame = TypingEventFrame(room_id=room_id, user=user)

@@ -1,24 +1,24 @@
-"""Pages of a room's history: plain rows in ``MessageOut``'s shape, never ORM objects."""
+"""Pages of a room's history, read as plain rows and handed on as message records.
+
+Never ORM objects: a page is 50 to 200 messages, only ever turned into JSON, and
+identity-mapped objects cost several times as much."""
 
 from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
-from typing import Any, TypeAlias
+from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, select
+from sqlalchemy import Select, bindparam, exists
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import BindParameter
 
 from parley.db.autocommit import read_rows
-from parley.db.models import Membership, Message, User
+from parley.db.message_record import MessageRecord
+from parley.db.models import Membership, Message
+from parley.repositories.message_rows import record_of, select_records
 
-__all__ = ["MessagePages", "MessageRecord"]
-
-# Pages of history are read as plain rows, not ORM objects: a page is 50 to 200 messages,
-# only ever turned into JSON, and identity-mapped objects cost several times as much.
-MessageRecord: TypeAlias = dict[str, Any]
+__all__ = ["MessagePages"]
 
 
 @functools.cache
@@ -28,26 +28,7 @@ def _page_query(*, ascending: bool, bounded: bool, checked: bool) -> Select[tupl
     unless ``:member_id`` is a member. Built once per shape with bound parameters: building
     a statement cost more CPU than PostgreSQL spends running it."""
     room_id: BindParameter[Any] = bindparam("room_id")
-    statement = (
-        select(
-            Message.id,
-            Message.room_id,
-            Message.seq,
-            Message.kind,
-            Message.body,
-            Message.attachment,
-            Message.client_id,
-            Message.created_at,
-            Message.edited_at,
-            Message.deleted_at,
-            User.id.label("sender_id"),
-            User.username.label("sender_username"),
-            User.display_name.label("sender_display_name"),
-        )
-        .outerjoin(User, User.id == Message.sender_id)
-        .where(Message.room_id == room_id)
-        .limit(bindparam("limit"))
-    )
+    statement = select_records().where(Message.room_id == room_id).limit(bindparam("limit"))
     if checked:
         statement = statement.where(
             exists().where(
@@ -59,43 +40,6 @@ def _page_query(*, ascending: bool, bounded: bool, checked: bool) -> Select[tupl
     if bounded:
         statement = statement.where(Message.seq < bindparam("before_seq"))
     return statement.order_by(Message.seq.desc())
-
-
-def _record(row: Sequence[Any]) -> MessageRecord:
-    """A message in the shape of ``MessageOut``, from a row of ``_page_query``."""
-    (
-        id_,
-        room_id,
-        seq,
-        kind,
-        body,
-        attachment,
-        client_id,
-        created_at,
-        edited_at,
-        deleted_at,
-        sender_id,
-        sender_username,
-        sender_display_name,
-    ) = row
-    sender = (
-        None
-        if sender_id is None
-        else {"id": sender_id, "username": sender_username, "display_name": sender_display_name}
-    )
-    return {
-        "id": id_,
-        "room_id": room_id,
-        "seq": seq,
-        "kind": kind,
-        "sender": sender,
-        "body": body,
-        "attachment": attachment,
-        "client_id": client_id,
-        "created_at": created_at,
-        "edited_at": edited_at,
-        "deleted_at": deleted_at,
-    }
 
 
 class MessagePages:
@@ -126,7 +70,7 @@ class MessagePages:
             "limit": limit,
             "member_id": member_id,
         }
-        return [_record(row) for row in await read_rows(self._engine, statement, parameters)]
+        return [record_of(row) for row in await read_rows(self._engine, statement, parameters)]
 
     async def before(
         self,
@@ -148,4 +92,4 @@ class MessagePages:
             "member_id": member_id,
         }
         rows = await read_rows(self._engine, statement, parameters)
-        return [_record(row) for row in reversed(rows)]
+        return [record_of(row) for row in reversed(rows)]

@@ -5,20 +5,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, exists, select, update
+from sqlalchemy import BindParameter, ColumnElement, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from parley.db.base import utcnow
-from parley.db.models import Membership, Message, MessageKind, Room, User
+from parley.db.message_record import MessageRecord, Sender, message_record
+from parley.db.models import Membership, Message, MessageKind, Room
 from parley.repositories.base import Repository
 from parley.repositories.message_appends import MessageAppends, NewRow
-from parley.repositories.message_pages import MessageRecord
+from parley.repositories.message_rows import record_of, select_records
 
-__all__ = ["MessageRepository", "NewMessage", "new_record", "next_seq"]
+__all__ = ["MessageRepository", "NewMessage", "next_seq"]
 
 
 def next_seq(room_id: uuid.UUID | BindParameter[uuid.UUID]) -> ReturningUpdate[int]:
@@ -38,16 +37,36 @@ class NewMessage:
     """What a message carries before the room gives it a seq (made by the message factory)."""
 
     kind: MessageKind
-    sender: User | None
+    sender: Sender | None
     body: str
     attachment: dict[str, Any] | None = None
     client_id: str | None = None
+
+    def stored(
+        self, message_id: uuid.UUID, room_id: uuid.UUID, seq: int, created_at: datetime
+    ) -> MessageRecord:
+        """The message as just stored: all of it is in hand, nothing is read back."""
+        return message_record(
+            message_id=message_id,
+            room_id=room_id,
+            seq=seq,
+            kind=self.kind,
+            sender=self.sender,
+            body=self.body,
+            attachment=self.attachment,
+            client_id=self.client_id,
+            created_at=created_at,
+        )
+
+    @property
+    def sender_id(self) -> uuid.UUID | None:
+        return None if self.sender is None else self.sender["id"]
 
 
 class MessageRepository(Repository[Message]):
     model = Message
 
-    async def append(self, room_id: uuid.UUID, new: NewMessage) -> tuple[Message, bool]:
+    async def append(self, room_id: uuid.UUID, new: NewMessage) -> tuple[MessageRecord, bool]:
         """Store a message as the room's next seq; ``(message, created)``.
 
         A ``client_id`` already used by this sender in this room returns the first message
@@ -55,59 +74,57 @@ class MessageRepository(Repository[Message]):
         which serialises concurrent senders: seqs are assigned in commit order, no gaps.
         """
         if new.client_id is not None:
-            existing = await self.by_client_id(room_id, new.sender, new.client_id)
+            existing = await self.by_client_id(room_id, new.sender_id, new.client_id)
             if existing is not None:
                 return existing, False
         seq = await self._next_seq(room_id)
+        message_id, created_at = uuid.uuid4(), utcnow()
         values = {
-            "id": uuid.uuid4(),
+            "id": message_id,
             "room_id": room_id,
             "seq": seq,
             "kind": new.kind,
-            "sender_id": new.sender.id if new.sender else None,
+            "sender_id": new.sender_id,
             "body": new.body,
             "attachment": new.attachment,
             "client_id": new.client_id,
-            "created_at": utcnow(),
+            "created_at": created_at,
         }
         # ON CONFLICT DO NOTHING: a concurrent send with the same client_id, which passed the
         # check above at the same moment, inserts nothing instead of failing the transaction.
-        statement = self._insert().values(values).on_conflict_do_nothing().returning(Message)
-        message = (await self.session.scalars(statement)).one_or_none()
-        if message is None:
+        statement = self._insert().values(values).on_conflict_do_nothing().returning(Message.id)
+        if await self.session.scalar(statement) is None:
             await self._release_seq(room_id)  # we hold the room's lock: nobody took seq + 1
             assert new.client_id is not None  # noqa: S101  (only client_id can conflict)
-            existing = await self.by_client_id(room_id, new.sender, new.client_id)
+            existing = await self.by_client_id(room_id, new.sender_id, new.client_id)
             assert existing is not None  # noqa: S101
             return existing, False
-        set_committed_value(message, "sender", new.sender)
-        return message, True
+        return new.stored(message_id, room_id, seq, created_at), True
 
     async def append_as_member(
         self,
         room_id: uuid.UUID,
-        sender: User,
+        sender: Sender,
         new: NewMessage,
         appends: MessageAppends | None = None,
-    ) -> tuple[Message | MessageRecord, bool] | None:
+    ) -> tuple[MessageRecord, bool] | None:
         """``append`` for a sender who must be a member of the room; None if they are not.
 
         The hot path of chat. Given ``appends`` (PostgreSQL), the message is stored by one
         self-committing statement shared with the sends that arrived meanwhile
         (``MessageAppends``): membership, a ``client_id`` already used, the next
         seq and the insert, on a connection of its own beside a session that has begun
-        nothing; it answers with a record rather than an ORM object. Without it, or in a
-        session already in a transaction, or for an attachment, it takes the ordinary path
-        in the session's transaction; so does SQLite, in-process.
+        nothing. Without it, or in a session already in a transaction, or for an attachment,
+        it takes the ordinary path in the session's transaction; so does SQLite, in-process.
         """
         if appends is None or self.session.in_transaction() or new.attachment is not None:
-            if not await self._is_member(room_id, sender.id):
+            if not await self._is_member(room_id, sender["id"]):
                 return None
             return await self.append(room_id, new)
         row = NewRow(
             room_id=room_id,
             id=uuid.uuid4(),
-            sender_id=sender.id,
+            sender_id=sender["id"],
             kind=new.kind.value,
             body=new.body,
             client_id=new.client_id,
@@ -120,11 +137,11 @@ class MessageRepository(Repository[Message]):
             # taken) for the one that lost; it answers with the winner's message.
             seq = None
         if seq is not None:
-            return new_record(new, row.id, room_id, seq, row.created_at), True
+            return new.stored(row.id, room_id, seq, row.created_at), True
         # Nothing stored: not a member, or a client_id already used. Rare; look which.
-        if new.client_id is None or not await self._is_member(room_id, sender.id):
+        if new.client_id is None or not await self._is_member(room_id, sender["id"]):
             return None
-        existing = await self.by_client_id(room_id, sender, new.client_id)
+        existing = await self.by_client_id(room_id, sender["id"], new.client_id)
         return None if existing is None else (existing, False)
 
     async def _is_member(self, room_id: uuid.UUID, user_id: uuid.UUID) -> bool:
@@ -134,26 +151,33 @@ class MessageRepository(Repository[Message]):
         return bool(await self.session.scalar(statement))
 
     async def by_client_id(
-        self, room_id: uuid.UUID, sender: User | None, client_id: str
-    ) -> Message | None:
-        statement = (
-            select(Message)
-            .options(joinedload(Message.sender))
-            .where(
-                Message.room_id == room_id,
-                Message.sender_id == (sender.id if sender else None),
-                Message.client_id == client_id,
-            )
+        self, room_id: uuid.UUID, sender_id: uuid.UUID | None, client_id: str
+    ) -> MessageRecord | None:
+        return await self._record(
+            Message.room_id == room_id,
+            Message.sender_id == sender_id,
+            Message.client_id == client_id,
         )
-        return await self.session.scalar(statement)
 
-    async def in_room(self, room_id: uuid.UUID, message_id: uuid.UUID) -> Message | None:
-        statement = (
-            select(Message)
-            .options(joinedload(Message.sender))
-            .where(Message.room_id == room_id, Message.id == message_id)
-        )
-        return await self.session.scalar(statement)
+    async def in_room(self, room_id: uuid.UUID, message_id: uuid.UUID) -> MessageRecord | None:
+        return await self._record(Message.room_id == room_id, Message.id == message_id)
+
+    async def edit(self, message_id: uuid.UUID, body: str, edited_at: datetime) -> None:
+        await self._change(message_id, body=body, edited_at=edited_at)
+
+    async def empty(self, message_id: uuid.UUID, deleted_at: datetime) -> None:
+        """Delete the message: its row and seq stay, without its body and attachment."""
+        await self._change(message_id, body="", attachment=None, deleted_at=deleted_at)
+
+    async def _change(self, message_id: uuid.UUID, **values: object) -> None:
+        # No ``Message`` objects are loaded in sessions (messages are read as records): no
+        # identity map to bring up to date.
+        statement = update(Message).where(Message.id == message_id).values(**values)
+        await self.session.execute(statement, execution_options={"synchronize_session": False})
+
+    async def _record(self, *where: ColumnElement[bool]) -> MessageRecord | None:
+        row = (await self.session.execute(select_records().where(*where))).first()
+        return None if row is None else record_of(row)
 
     @property
     def _dialect(self) -> str:
@@ -175,25 +199,3 @@ class MessageRepository(Repository[Message]):
         await self.session.execute(
             update(Room).where(Room.id == room_id).values(last_seq=Room.last_seq - 1)
         )
-
-
-def new_record(
-    new: NewMessage, message_id: uuid.UUID, room_id: uuid.UUID, seq: int, created_at: datetime
-) -> MessageRecord:
-    """A message just stored from ``new``, in the shape of ``MessageOut``."""
-    sender = new.sender
-    return {
-        "id": message_id,
-        "room_id": room_id,
-        "seq": seq,
-        "kind": new.kind,
-        "sender": None
-        if sender is None
-        else {"id": sender.id, "username": sender.username, "display_name": sender.display_name},
-        "body": new.body,
-        "attachment": new.attachment,
-        "client_id": new.client_id,
-        "created_at": created_at,
-        "edited_at": None,
-        "deleted_at": None,
-    }

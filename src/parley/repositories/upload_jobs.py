@@ -22,9 +22,9 @@ from sqlalchemy.util import greenlet_spawn
 
 from parley.db.autocommit import read_rows, write_rows
 from parley.db.base import utcnow
+from parley.db.message_record import MessageRecord, Sender
 from parley.db.models import Message, Upload, UploadStatus, User
-from parley.repositories.message_pages import MessageRecord
-from parley.repositories.messages import NewMessage, new_record, next_seq
+from parley.repositories.messages import NewMessage, next_seq
 
 __all__ = ["Claim", "UploadJobs"]
 
@@ -96,11 +96,11 @@ _INSERT_MESSAGE = insert(Message)
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """An upload this worker holds for one lease, and its uploader as messages show them
-    (a ``User`` of id and names only, loaded by no session); None once the account is gone."""
+    """An upload this worker holds for one lease, and its uploader as messages show them;
+    None once the account is gone."""
 
     upload: Upload
-    uploader: User | None
+    uploader: Sender | None
 
 
 class UploadJobs:
@@ -120,7 +120,7 @@ class UploadJobs:
         uploader = (
             None
             if upload.uploader_id is None or username is None
-            else User(id=upload.uploader_id, username=username, display_name=display_name)
+            else Sender(id=upload.uploader_id, username=username, display_name=display_name)
         )
         return Claim(upload, uploader)
 
@@ -154,7 +154,7 @@ class UploadJobs:
             "id": message_id,
             "room_id": upload.room_id,
             "kind": message.kind,
-            "sender_id": None if message.sender is None else message.sender.id,
+            "sender_id": message.sender_id,
             "body": message.body,
             "attachment": message.attachment,
             "created_at": created_at,
@@ -166,7 +166,7 @@ class UploadJobs:
         if stored is None:
             return None
         row, seq = stored
-        return _upload(row), new_record(message, message_id, upload.room_id, seq, created_at)
+        return _upload(row), message.stored(message_id, upload.room_id, seq, created_at)
 
 
 def _finish(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +25,10 @@ _VERIFIED_CACHE_SIZE = 10_000  # tokens; one per signed-in client is what is reu
 _INVALID = "The access token is invalid or expired."
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
     user_id: uuid.UUID
@@ -40,9 +45,14 @@ class AccessTokenCodec:
     exact text (signature included), so it can never vouch for a token it did not verify.
     """
 
-    def __init__(self, secret_key: str, ttl_seconds: int) -> None:
+    def __init__(
+        self, secret_key: str, ttl_seconds: int, *, clock: Callable[[], datetime] = _utc_now
+    ) -> None:
         self._key = secret_key
         self.ttl_seconds = ttl_seconds
+        # What a remembered token's expiry is checked against (PyJWT checks a new one on the
+        # system clock); a test moves it on rather than sleep.
+        self._clock = clock
         self._verified: dict[str, AccessClaims] = {}
 
     def issue(self, user_id: uuid.UUID, *, now: datetime | None = None) -> str:
@@ -64,7 +74,7 @@ class AccessTokenCodec:
             if len(self._verified) >= _VERIFIED_CACHE_SIZE:
                 self._verified.clear()  # simplest bound; a miss costs one verification
             self._verified[token] = claims
-        if claims.expires_at + _LEEWAY < datetime.now(UTC):
+        if claims.expires_at + _LEEWAY < self._clock():
             del self._verified[token]
             raise NotAuthenticated(_INVALID)
         return claims

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from parley.db.message_record import Sender
 from parley.db.models import MessageKind, User
 from parley.repositories.messages import NewMessage
 from parley.schemas.system_events import SystemEvent
@@ -19,11 +20,11 @@ class MessageFactory:
     """
 
     @staticmethod
-    def text(sender: User, body: str, client_id: str | None) -> NewMessage:
+    def text(sender: Sender, body: str, client_id: str | None) -> NewMessage:
         return NewMessage(kind=MessageKind.TEXT, sender=sender, body=body, client_id=client_id)
 
     @staticmethod
-    def attachment(sender: User | None, attachment: dict[str, Any], *, image: bool) -> NewMessage:
+    def attachment(sender: Sender | None, attachment: dict[str, Any], *, image: bool) -> NewMessage:
         return NewMessage(
             kind=MessageKind.IMAGE if image else MessageKind.FILE,
             sender=sender,

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from parley.core.errors import NotFound
 from parley.db.engine import SessionFactory
-from parley.repositories.message_pages import MessagePages, MessageRecord
+from parley.db.message_record import MessageRecord
+from parley.repositories.message_pages import MessagePages
 from parley.repositories.rooms import RoomRepository
 
 __all__ = ["MessageHistory", "Page"]
@@ -15,7 +16,7 @@ __all__ = ["MessageHistory", "Page"]
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    items: list[MessageRecord]  # in MessageOut's shape, ascending by seq
+    items: list[MessageRecord]  # ascending by seq
     has_more: bool
 
 

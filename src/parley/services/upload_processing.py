@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from parley.db.engine import SessionFactory
+from parley.db.message_record import MessageRecord
 from parley.db.models import Upload, UploadStatus
 from parley.db.unit_of_work import UnitOfWork
 from parley.processing.detect import FileKind
@@ -20,7 +21,6 @@ from parley.processing.previews import PreviewSummary, RejectedFileError, make_p
 from parley.realtime.publisher import EventPublisher
 from parley.repositories.upload_jobs import Claim, UploadJobs
 from parley.repositories.uploads import UploadRepository
-from parley.schemas.messages import MessageOut
 from parley.schemas.uploads import UploadOut
 from parley.services.message_factory import MessageFactory
 from parley.storage import Storage
@@ -151,7 +151,7 @@ class UploadProcessor:
             _log_taken_over(upload)
             return
         finished, posted = recorded
-        await self._announce(finished, MessageOut.of(posted))
+        await self._announce(finished, posted)
 
     async def _fail(self, upload: Upload, error: str) -> None:
         finished = await self._jobs.fail(upload, error)
@@ -171,7 +171,7 @@ class UploadProcessor:
         except Exception:
             log.exception("could not delete the files of failed upload %s", upload.id)
 
-    async def _announce(self, finished: Upload, posted: MessageOut | None) -> None:
+    async def _announce(self, finished: Upload, posted: MessageRecord | None) -> None:
         # The outcome is committed whatever happens here: a failed publish is logged, and
         # clients recover the message from history and the upload from its status.
         try:

@@ -10,12 +10,14 @@ from fastapi import APIRouter, Query, Response, status
 from parley.api.deps import CallerId, CurrentUser, MessageHistoryDep, MessageServiceDep, StateDep
 from parley.api.responses import AUTHENTICATED, error
 from parley.core.errors import BadRequest
+from parley.db.message_record import MessageRecord
 from parley.schemas.messages import (
     MAX_SEQ,
     MessageCreate,
     MessageEdit,
     MessageOut,
     MessagePage,
+    message_json,
     message_page_json,
 )
 
@@ -51,7 +53,8 @@ async def history(
     page = await messages.page(
         caller, room_id, after_seq=after_seq, before_seq=before_seq, limit=limit
     )
-    # The rows are already in MessagePage's shape: written out as they are, not validated again.
+    # The records are already in MessagePage's shape: written out as they are, not validated
+    # again. So are single messages below; the OpenAPI document still shows the models.
     body = message_page_json(page.items, has_more=page.has_more)
     return Response(body, media_type="application/json")
 
@@ -59,6 +62,7 @@ async def history(
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    response_model=MessageOut,
     summary="Post a message",
     description=(
         "Posting again with a `client_id` you already used in this room stores nothing and "
@@ -72,13 +76,15 @@ async def post_message(
     user: CurrentUser,
     messages: MessageServiceDep,
     state: StateDep,
-) -> MessageOut:
+) -> Response:
     await state.enforce(state.rules.messages, f"user:{user.id}")
-    return (await messages.post(user, room_id, body.body, body.client_id)).message
+    posted = await messages.post(user, room_id, body.body, body.client_id)
+    return _message_response(posted.message, status.HTTP_201_CREATED)
 
 
 @router.patch(
     "/{message_id}",
+    response_model=MessageOut,
     summary="Edit your message",
     description="An edit counts against the same limit as a send.",
     responses=_NOT_FOUND | _FORBIDDEN | _LIMITED,
@@ -90,10 +96,11 @@ async def edit_message(
     user: CurrentUser,
     messages: MessageServiceDep,
     state: StateDep,
-) -> MessageOut:
+) -> Response:
     # Each edit is fanned out like a message: counted with the sends.
     await state.enforce(state.rules.messages, f"user:{user.id}")
-    return await messages.edit(user, room_id, message_id, body.body)
+    edited = await messages.edit(user, room_id, message_id, body.body)
+    return _message_response(edited, status.HTTP_200_OK)
 
 
 @router.delete(
@@ -106,3 +113,7 @@ async def delete_message(
     room_id: uuid.UUID, message_id: uuid.UUID, user: CurrentUser, messages: MessageServiceDep
 ) -> None:
     await messages.delete(user, room_id, message_id)
+
+
+def _message_response(message: MessageRecord, status_code: int) -> Response:
+    return Response(message_json(message), status_code, media_type="application/json")
