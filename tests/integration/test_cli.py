@@ -3,47 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import asyncpg
 import httpx
 
+from tests.support.commands import PARLEY, parley_env, run_parley
 from tests.support.ports import free_port
 from tests.support.waiting import eventually
 
-PARLEY = [sys.executable, "-m", "parley"]
-
-
-def _env(**variables: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-    env.update(variables)
-    return env
-
 
 def test_serve_refuses_a_cluster_config_without_a_key(postgres_url: str) -> None:
-    result = subprocess.run(
-        [*PARLEY, "serve"],
-        env=_env(PARLEY_DATABASE_URL=postgres_url),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_parley("serve", PARLEY_DATABASE_URL=postgres_url)
     assert result.returncode == 2
     assert "PARLEY_SECRET_KEY is not set" in result.stderr
 
 
 def test_worker_stops_at_once_on_a_task_module_it_cannot_find(postgres_url: str) -> None:
-    result = subprocess.run(
-        [*PARLEY, "worker", "--tasks", "parley_test_no_such_tasks"],
-        env=_env(PARLEY_DATABASE_URL=postgres_url, PARLEY_REDIS_URL="redis://127.0.0.1:6379/0"),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+    result = run_parley(
+        "worker",
+        "--tasks",
+        "parley_test_no_such_tasks",
+        PARLEY_DATABASE_URL=postgres_url,
+        PARLEY_REDIS_URL="redis://127.0.0.1:6379/0",
     )
     assert result.returncode == 2, result.stderr
     assert "parley: the task module 'parley_test_no_such_tasks'" in result.stderr
@@ -51,28 +33,19 @@ def test_worker_stops_at_once_on_a_task_module_it_cannot_find(postgres_url: str)
 
 
 def test_serve_stops_at_once_on_a_task_module_its_worker_cannot_find(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*PARLEY, "serve", "--port", str(free_port())],
-        env=_env(PARLEY_TASK_MODULES="parley_test_no_such_tasks"),
+    result = run_parley(
+        "serve",
+        "--port",
+        str(free_port()),
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+        PARLEY_TASK_MODULES="parley_test_no_such_tasks",
     )
     assert result.returncode == 2, result.stderr
     assert "parley: the task module 'parley_test_no_such_tasks'" in result.stderr
 
 
 def test_worker_refuses_a_task_module_that_is_not_a_module_name() -> None:
-    result = subprocess.run(
-        [*PARLEY, "worker", "--tasks", "my-tasks"],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_parley("worker", "--tasks", "my-tasks")
     assert result.returncode == 2
     assert "not a dotted module name like 'myapp.tasks': 'my-tasks'" in result.stderr
 
@@ -80,7 +53,7 @@ def test_worker_refuses_a_task_module_that_is_not_a_module_name() -> None:
 async def test_serve_runs_the_embedded_default_with_nothing_configured(tmp_path: Path) -> None:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        *PARLEY, "serve", "--port", str(port), env=_env(), cwd=tmp_path,
+        *PARLEY, "serve", "--port", str(port), env=parley_env(), cwd=tmp_path,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -114,7 +87,7 @@ async def test_migrate_builds_the_schema_on_postgres(postgres_url: str, tmp_path
     migrate = await asyncio.create_subprocess_exec(
         *PARLEY,
         "migrate",
-        env=_env(PARLEY_DATABASE_URL=postgres_url),
+        env=parley_env(PARLEY_DATABASE_URL=postgres_url),
         cwd=tmp_path,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -4,9 +4,7 @@ and its exit code. One or two lines saying what to do, never a traceback."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -15,20 +13,11 @@ from pydantic import SecretStr
 
 from parley.core.settings import RateLimitMode, Settings
 from tests.conftest import TEST_SECRET_KEY
+from tests.support.commands import PARLEY, parley_env, run_parley
 from tests.support.databases import PostgresServer
 from tests.support.ports import free_port
 from tests.support.servers import serve_in_process
 from tests.support.waiting import eventually
-
-PARLEY = [sys.executable, "-m", "parley"]
-
-
-def _run(*args: str, cwd: Path, **variables: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-    env.update(variables)
-    return subprocess.run(
-        [*PARLEY, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
-    )
 
 
 def _said(result: subprocess.CompletedProcess[str]) -> str:
@@ -47,7 +36,7 @@ async def test_migrate_says_how_to_create_a_missing_database(
     postgres: PostgresServer, tmp_path: Path
 ) -> None:
     url = postgres.async_url("parley_no_such_database")
-    result = _run("migrate", cwd=tmp_path, PARLEY_DATABASE_URL=url)
+    result = run_parley("migrate", cwd=tmp_path, PARLEY_DATABASE_URL=url)
     assert result.returncode == 1
     assert _said(result) == (
         'parley: database "parley_no_such_database" does not exist on 127.0.0.1:5432: create it'
@@ -60,7 +49,7 @@ async def test_serve_does_not_start_on_a_missing_database(
     postgres: PostgresServer, tmp_path: Path
 ) -> None:
     url = postgres.async_url("parley_no_such_database")
-    result = _run(
+    result = run_parley(
         "serve", "--port", str(free_port()), cwd=tmp_path,
         PARLEY_DATABASE_URL=url, PARLEY_SECRET_KEY=TEST_SECRET_KEY,
     )  # fmt: skip
@@ -71,7 +60,7 @@ async def test_serve_does_not_start_on_a_missing_database(
 def test_migrate_says_when_postgres_is_not_listening(tmp_path: Path) -> None:
     port = free_port()
     url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/parley"
-    result = _run("migrate", cwd=tmp_path, PARLEY_DATABASE_URL=url)
+    result = run_parley("migrate", cwd=tmp_path, PARLEY_DATABASE_URL=url)
     assert result.returncode == 1
     said = _said(result)
     assert said.startswith(f"parley: cannot connect to PostgreSQL at 127.0.0.1:{port}")
@@ -83,7 +72,7 @@ async def test_urls_without_a_driver_mean_asyncpg(
     scheme: str, postgres: PostgresServer, tmp_path: Path
 ) -> None:
     url = (await _unmigrated(postgres)).replace("postgresql+asyncpg", scheme)
-    result = _run("migrate", cwd=tmp_path, PARLEY_DATABASE_URL=url)
+    result = run_parley("migrate", cwd=tmp_path, PARLEY_DATABASE_URL=url)
     assert result.returncode == 0, result.stderr
     assert result.stderr == "parley: the database schema is up to date\n"
 
@@ -127,14 +116,14 @@ async def test_urls_without_a_driver_mean_asyncpg(
 def test_an_invalid_setting_is_named_with_its_fault(
     variables: dict[str, str], said: str, tmp_path: Path
 ) -> None:
-    result = _run("migrate", cwd=tmp_path, **variables)
+    result = run_parley("migrate", cwd=tmp_path, **variables)
     assert result.returncode == 2
     assert _said(result) == said
 
 
 def test_queue_says_when_redis_is_not_there(tmp_path: Path) -> None:
     port = free_port()
-    result = _run("queue", cwd=tmp_path, PARLEY_REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    result = run_parley("queue", cwd=tmp_path, PARLEY_REDIS_URL=f"redis://127.0.0.1:{port}/0")
     assert result.returncode == 1
     said = _said(result)
     assert said.startswith(f"parley: cannot reach Redis at 127.0.0.1:{port} (")
@@ -151,7 +140,7 @@ def test_queue_says_when_redis_is_not_there(tmp_path: Path) -> None:
     ],
 )
 def test_options_out_of_range_are_refused(args: tuple[str, ...], said: str, tmp_path: Path) -> None:
-    result = _run(*args, cwd=tmp_path)
+    result = run_parley(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().endswith(said)
     assert "Traceback" not in result.stderr
@@ -162,14 +151,14 @@ async def test_serve_refuses_a_schema_behind_the_code_unless_told_to_migrate(
 ) -> None:
     url = await _unmigrated(postgres)
     settings = {"PARLEY_DATABASE_URL": url, "PARLEY_SECRET_KEY": TEST_SECRET_KEY}
-    refused = _run("serve", "--port", str(free_port()), cwd=tmp_path, **settings)
+    refused = run_parley("serve", "--port", str(free_port()), cwd=tmp_path, **settings)
     assert refused.returncode == 2
     said = _said(refused)
     assert said.startswith("parley: the database has no schema; this Parley needs revision ")
     assert said.endswith(": run `parley migrate` (or `parley serve --migrate`) first.\n")
 
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")} | settings
+    env = parley_env(**settings)
     serving = await asyncio.create_subprocess_exec(
         *PARLEY, "serve", "--migrate", "--port", str(port), env=env, cwd=tmp_path,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
@@ -208,7 +197,7 @@ async def test_readiness_names_the_revision_it_found(
 
 
 def test_help_is_plain_text(tmp_path: Path) -> None:
-    result = _run("--help", cwd=tmp_path)
+    result = run_parley("--help", cwd=tmp_path)
     assert result.returncode == 0
     assert "``" not in result.stdout
     assert result.stdout.startswith("usage: parley [-h] COMMAND ...")
