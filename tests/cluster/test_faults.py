@@ -94,7 +94,7 @@ async def test_killed_database_connections_answer_503_then_recover(
 async def test_killed_database_connections_fail_socket_sends_clearly_then_recover(
     one_instance: Cluster, postgres_url: str
 ) -> None:
-    """A socket's send runs its one statement outside any session (db/autocommit.py): a dead
+    """A socket's send runs its one statement outside any session (db/statements.py): a dead
     connection must still give an ``unavailable`` error frame, be dropped from the pool, and
     leave nothing half-written."""
     database = _database_name(postgres_url)

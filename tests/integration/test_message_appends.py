@@ -95,11 +95,11 @@ async def _one_running_and_queued(
     member = room.members[0]
     # Checked at every turn of the loop: the first send's statement takes a millisecond.
     first = asyncio.create_task(appends.append(_row(room, member, "first")))
-    await eventually(lambda: appends._waiting is not None, every=0, what="the first send running")
+    await eventually(lambda: appends.queued is not None, every=0, what="the first send running")
     waiting = [
         asyncio.create_task(appends.append(_row(room, member, f"q{n}"))) for n in range(queued)
     ]
-    await eventually(lambda: len(appends._waiting or ()) == queued, every=0, what="all queued")
+    await eventually(lambda: appends.queued == queued, every=0, what="all queued")
     assert not first.done()
     return first, waiting
 

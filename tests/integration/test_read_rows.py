@@ -9,9 +9,9 @@ import uuid
 import pytest
 from sqlalchemy import func, select, text
 
-from parley.db.autocommit import read_rows
 from parley.db.engine import create_engine, create_read_session_factory, create_session_factory
 from parley.db.models import User
+from parley.db.statements import read_rows
 from parley.db.unit_of_work import UnitOfWork
 
 pytestmark = pytest.mark.both_databases  # the database is what these test

@@ -17,14 +17,13 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parley.db.autocommit import AutocommitConnection
 from parley.db.outage import DATABASE_UNREACHABLE
+from parley.db.statements import AutocommitConnection
 
 __all__ = ["MessageAppends", "NewRow"]
 
@@ -34,35 +33,12 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 100
 
 # Written as SQL: built with the expression language, constructing it cost more CPU than
-# PostgreSQL spends running it. A client_id that is NULL matches nothing, as it should.
-_APPEND_ONE = text("""
-    WITH next_seq AS (
-        UPDATE rooms SET last_seq = last_seq + 1
-        WHERE id = CAST(:room_id AS uuid)
-          AND EXISTS (
-              SELECT FROM memberships
-              WHERE room_id = CAST(:room_id AS uuid) AND user_id = CAST(:sender_id AS uuid)
-          )
-          AND NOT EXISTS (
-              SELECT FROM messages
-              WHERE room_id = CAST(:room_id AS uuid) AND sender_id = CAST(:sender_id AS uuid)
-                AND client_id = CAST(:client_id AS varchar)
-          )
-        RETURNING last_seq
-    )
-    INSERT INTO messages (id, room_id, seq, kind, sender_id, body, client_id, created_at)
-    SELECT CAST(:id AS uuid), CAST(:room_id AS uuid), last_seq, CAST(:kind AS varchar),
-           CAST(:sender_id AS uuid), CAST(:body AS text), CAST(:client_id AS varchar),
-           CAST(:created_at AS timestamptz)
-    FROM next_seq
-    RETURNING seq
-""")
-
-# The same for many messages of any rooms: those whose sender is a member and whose client_id
-# is new take their room's next seqs in the order given; the others store nothing. The rooms'
-# rows are locked in id order first, so that two such statements never wait on each other
-# in a cycle.
-_APPEND_MANY = text("""
+# PostgreSQL spends running it. The messages given, of any rooms, whose sender is a member and
+# whose client_id is new (a NULL one matches nothing) take their room's next seqs in the order
+# given; the others store nothing. The rooms' rows are locked in id order first, so that two
+# such statements never wait on each other in a cycle. One message or a hundred, it is the
+# same statement: the rules of an append on PostgreSQL are written once.
+_APPEND = text("""
     WITH given AS (
         SELECT * FROM unnest(
             CAST(:room_ids AS uuid[]), CAST(:ids AS uuid[]), CAST(:sender_ids AS uuid[]),
@@ -114,17 +90,6 @@ class NewRow:
     client_id: str | None
     created_at: datetime
 
-    def parameters(self) -> dict[str, Any]:
-        return {
-            "room_id": self.room_id,
-            "id": self.id,
-            "sender_id": self.sender_id,
-            "kind": self.kind,
-            "body": self.body,
-            "client_id": self.client_id,
-            "created_at": self.created_at,
-        }
-
 
 _Waiting = tuple[NewRow, "asyncio.Future[int | None]"]
 
@@ -153,6 +118,11 @@ class MessageAppends:
             return await self._append_one(row)
         finally:
             self._drain_or_release()
+
+    @property
+    def queued(self) -> int | None:
+        """How many sends wait for the next statement; None while no statement runs."""
+        return None if self._waiting is None else len(self._waiting)
 
     async def close(self) -> None:
         """Give the kept connection back to the pool, once no send is left (at shutdown)."""
@@ -227,8 +197,7 @@ class MessageAppends:
                 _answer_all([(row, future)], error)
 
     async def _append_one(self, row: NewRow) -> int | None:
-        seq = await self._connection.scalar(_APPEND_ONE, row.parameters())
-        return None if seq is None else int(seq)
+        return (await self._append_many([row])).get(row.id)
 
     async def _append_many(self, rows: list[NewRow]) -> dict[uuid.UUID, int]:
         parameters = {
@@ -240,7 +209,7 @@ class MessageAppends:
             "client_ids": [row.client_id for row in rows],
             "created_ats": [row.created_at for row in rows],
         }
-        stored = await self._connection.rows(_APPEND_MANY, parameters)
+        stored = await self._connection.rows(_APPEND, parameters)
         return {row.id: row.seq for row in stored}
 
 

@@ -13,9 +13,9 @@ from sqlalchemy import Select, bindparam, exists
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import BindParameter
 
-from parley.db.autocommit import read_rows
 from parley.db.message_record import MessageRecord
 from parley.db.models import Membership, Message
+from parley.db.statements import read_rows
 from parley.repositories.message_rows import record_of, select_records
 
 __all__ = ["MessagePages"]
@@ -46,7 +46,7 @@ class MessagePages:
     """Pages of history, for the REST API and for sockets catching up.
 
     A page is one statement that only reads, so it runs on a pooled connection of its own
-    (``read_rows``: one trip through the greenlet bridge, autocommit on PostgreSQL) rather
+    (``read_rows``: one trip through the asyncio bridge, autocommit on PostgreSQL) rather
     than in a session, whose set-up and tear-down cost a third of a page's CPU.
     """
 

@@ -3,9 +3,10 @@
 Through an ``AsyncSession`` these cost the worker more CPU than the database spent running
 them: the ORM built each statement anew, every step ran in a greenlet of its own, and a
 single statement paid a ``BEGIN`` and a ``COMMIT`` round trip. Here the statements are built
-once, with bound parameters; each step runs in one greenlet on a pooled connection; a step
-that is one statement commits by itself (``write_rows``), and the one step of several
-statements, a file's outcome with its room message, is one transaction.
+once, with bound parameters; each step is one call on a pooled connection
+(``db/statements.py``); a step that is one statement commits by itself (``write_rows``), and
+the one step of several statements, a file's outcome with its room message, is one
+transaction (``on_connection``).
 """
 
 from __future__ import annotations
@@ -15,15 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Label, Row, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Label, Row, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.util import greenlet_spawn
 
-from parley.db.autocommit import read_rows, write_rows
 from parley.db.base import utcnow
 from parley.db.message_record import MessageRecord, Sender
 from parley.db.models import Message, Upload, UploadStatus, User
+from parley.db.statements import on_connection, read_rows, write_rows
 from parley.repositories.messages import NewMessage, next_seq
 
 __all__ = ["Claim", "UploadJobs"]
@@ -162,7 +162,7 @@ class UploadJobs:
         outcome = _outcome(
             upload, UploadStatus.DONE, result=result, message_id=message_id, size=size
         )
-        stored = await greenlet_spawn(_finish, self._engine.sync_engine, values, outcome)
+        stored = await on_connection(self._engine, lambda held: _finish(held, values, outcome))
         if stored is None:
             return None
         row, seq = stored
@@ -170,19 +170,18 @@ class UploadJobs:
 
 
 def _finish(
-    engine: Engine, message: dict[str, Any], outcome: dict[str, Any]
+    connection: Connection, message: dict[str, Any], outcome: dict[str, Any]
 ) -> tuple[Row[Any], int] | None:
     # The message first, so that the upload's row is written once, with its id.
-    with engine.connect() as connection:
-        seq = connection.scalar(_NEXT_SEQ, {"room_id": message["room_id"]})
-        if seq is None:
-            return None  # the room was deleted, and its uploads with it
-        connection.execute(_INSERT_MESSAGE, {**message, "seq": seq})
-        finished = connection.execute(_FINISH, outcome).first()
-        if finished is None:
-            return None  # taken over: closing rolls the message and its seq back
-        connection.commit()
-        return finished, seq
+    seq = connection.scalar(_NEXT_SEQ, {"room_id": message["room_id"]})
+    if seq is None:
+        return None  # the room was deleted, and its uploads with it
+    connection.execute(_INSERT_MESSAGE, {**message, "seq": seq})
+    finished = connection.execute(_FINISH, outcome).first()
+    if finished is None:
+        return None  # taken over: closing rolls the message and its seq back
+    connection.commit()
+    return finished, seq
 
 
 def _outcome(
