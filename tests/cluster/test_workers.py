@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +16,7 @@ import psutil
 import pytest
 import redis.asyncio as redis
 
+from tests.support.commands import PARLEY
 from tests.support.factories import Account, Json, create_account, create_room, messages_of
 from tests.support.files import pdf_drawing_one_form_many_times, png
 from tests.support.process_trees import (
@@ -164,9 +164,7 @@ async def test_a_job_that_always_fails_is_dead_lettered(setting: Setting, tmp_pa
 
     async def queue_report() -> str:
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "parley",
+            *PARLEY,
             "queue",
             env=setting.cluster.env(),
             stdout=asyncio.subprocess.PIPE,

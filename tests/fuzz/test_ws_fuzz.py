@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from tests.support.commands import PARLEY
 from tests.support.databases import PostgresServer, run_in_fresh_loop
 from tests.support.ports import free_port
 from tests.support.waiting import eventually
@@ -126,7 +126,7 @@ def target(
     log = workdir / "serve.log"
     with log.open("ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "parley", "serve", "--port", str(port)],
+            [*PARLEY, "serve", "--port", str(port)],
             env=env,
             cwd=workdir,
             stdout=output,

@@ -10,7 +10,7 @@ import httpx
 
 from tests.support.commands import PARLEY, parley_env, run_parley
 from tests.support.ports import free_port
-from tests.support.waiting import eventually
+from tests.support.processes import wait_until_ready
 
 
 def test_serve_refuses_a_cluster_config_without_a_key(postgres_url: str) -> None:
@@ -57,16 +57,8 @@ async def test_serve_runs_the_embedded_default_with_nothing_configured(tmp_path:
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
+        await wait_until_ready(f"http://127.0.0.1:{port}", process)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-
-            async def readiness() -> httpx.Response:
-                assert process.returncode is None, "parley serve exited"
-                return await client.get("/readyz")
-
-            response = await eventually(
-                readiness, within=60, every=0.1, ignoring=(httpx.TransportError,)
-            )
-            assert response.status_code == 200, response.text
             assert (await client.get("/docs")).status_code == 200
         # The embedded default made its own database and signing key under ./.parley.
         assert (tmp_path / ".parley" / "parley.db").exists()

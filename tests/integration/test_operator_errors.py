@@ -16,8 +16,8 @@ from tests.conftest import TEST_SECRET_KEY
 from tests.support.commands import PARLEY, parley_env, run_parley
 from tests.support.databases import PostgresServer
 from tests.support.ports import free_port
+from tests.support.processes import wait_until_ready
 from tests.support.servers import serve_in_process
-from tests.support.waiting import eventually
 
 
 def _said(result: subprocess.CompletedProcess[str]) -> str:
@@ -164,16 +164,7 @@ async def test_serve_refuses_a_schema_behind_the_code_unless_told_to_migrate(
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-
-            async def readiness() -> httpx.Response:
-                assert serving.returncode is None, "parley serve --migrate exited"
-                return await client.get("/readyz")
-
-            ready = await eventually(
-                readiness, within=60, every=0.1, ignoring=(httpx.TransportError,)
-            )
-        assert ready.status_code == 200, ready.text
+        ready = await wait_until_ready(f"http://127.0.0.1:{port}", serving)
         assert ready.json()["checks"] == {"database": "ok", "schema": "ok"}
     finally:
         serving.terminate()

@@ -7,9 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["PARLEY", "parley_env", "run_parley"]
+__all__ = ["PARLEY", "dying_with_the_test", "parley_env", "run_parley"]
 
-PARLEY = [sys.executable, "-m", "parley"]
+
+def dying_with_the_test(*argv: str) -> list[str]:
+    """``argv`` as a command the kernel kills if the test process dies before it: a crashed
+    or killed pytest worker leaves no server running on, holding ports and CPU, under the
+    next tests. ``setpriv`` sets the signal and execs ``argv``, so the process keeps its pid."""
+    return ["setpriv", "--pdeathsig", "KILL", "--", *argv]
+
+
+PARLEY = dying_with_the_test(sys.executable, "-m", "parley")
 
 
 def parley_env(**variables: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.commands import dying_with_the_test
 from tests.support.ports import free_port
 from tests.support.waiting import eventually
 
@@ -69,13 +70,9 @@ class Nginx:
         log = (self.prefix / "logs" / "stderr.log").open("ab")
         with log:
             self.process = await asyncio.create_subprocess_exec(
-                _nginx_binary(),
-                "-p",
-                str(self.prefix),
-                "-c",
-                str(config),
-                "-g",
-                directives,
+                *dying_with_the_test(
+                    _nginx_binary(), "-p", str(self.prefix), "-c", str(config), "-g", directives
+                ),
                 stdout=log,
                 stderr=log,
             )

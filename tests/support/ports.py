@@ -10,8 +10,10 @@ __all__ = ["free_port"]
 
 # Below Linux's ephemeral range (32768 and up), where the kernel picks the local port of every
 # outgoing connection: a port found free there can be taken by some connection before the
-# server binds it. Each pytest-xdist worker counts through a block of its own.
-_FIRST_PORT = 20_000
+# server binds it. Each pytest-xdist worker counts through a block of its own. A second suite
+# run at the same time (``scripts/loaded-runs``) starts its blocks higher, at
+# ``PARLEY_TEST_FIRST_PORT``.
+_FIRST_PORT = int(os.environ.get("PARLEY_TEST_FIRST_PORT", "20000"))
 _BLOCK = 1_500
 
 

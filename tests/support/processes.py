@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -13,31 +12,42 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.commands import PARLEY, dying_with_the_test
 from tests.support.ports import free_port
 from tests.support.waiting import eventually
 
-__all__ = ["Cluster", "EmbeddedServer", "RedisServer"]
+__all__ = ["Cluster", "EmbeddedServer", "RedisServer", "wait_until_ready"]
 
 
-def _tail(log: Path) -> str:
-    return log.read_text()[-3000:]
+async def wait_until_ready(
+    url: str, process: asyncio.subprocess.Process, log: Path | None = None
+) -> httpx.Response:
+    """The first ``200`` answer of the ``parley serve`` at ``url`` to ``/readyz``; fails with
+    the tail of its ``log``, if it has one, when it exits first or is not ready in a minute."""
 
+    def tail() -> str:
+        return "" if log is None else f":\n{log.read_text()[-3000:]}"
 
-async def _wait_until_ready(url: str, process: asyncio.subprocess.Process, log: Path) -> None:
     async with httpx.AsyncClient(timeout=2) as client:
 
-        async def ready() -> bool:
+        async def readiness() -> httpx.Response:
             if process.returncode is not None:
-                tail = await asyncio.to_thread(_tail, log)
-                msg = f"parley serve exited with {process.returncode}:\n{tail}"
+                said = await asyncio.to_thread(tail)
+                msg = f"parley serve exited with {process.returncode}{said}"
                 raise RuntimeError(msg)
-            return (await client.get(f"{url}/readyz")).status_code == 200
+            return await client.get(f"{url}/readyz")
 
         try:
-            await eventually(ready, within=60, every=0.1, ignoring=(httpx.TransportError,))
+            return await eventually(
+                readiness,
+                lambda response: response.status_code == 200,
+                within=60,
+                every=0.1,
+                ignoring=(httpx.TransportError,),
+            )
         except AssertionError as error:
-            tail = await asyncio.to_thread(_tail, log)
-            msg = f"parley serve at {url} did not become ready ({error}):\n{tail}"
+            said = await asyncio.to_thread(tail)
+            msg = f"parley serve at {url} did not become ready ({error}){said}"
             raise RuntimeError(msg) from None
 
 
@@ -86,9 +96,7 @@ class Cluster:
         instance = self.instances[index]
         with instance.log.open("ab") as log:
             instance.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "parley",
+                *PARLEY,
                 "serve",
                 "--port",
                 str(instance.port),
@@ -97,7 +105,7 @@ class Cluster:
                 stdout=log,
                 stderr=log,
             )
-        await _wait_until_ready(instance.url, instance.process, instance.log)
+        await wait_until_ready(instance.url, instance.process, instance.log)
 
     async def start_worker(
         self, *, concurrency: int = 2, extra_env: dict[str, str] | None = None
@@ -105,9 +113,7 @@ class Cluster:
         log = self.workdir / f"worker-{len(self.workers)}.log"
         with log.open("ab") as output:
             process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "parley",
+                *PARLEY,
                 "worker",
                 "--concurrency",
                 str(concurrency),
@@ -162,19 +168,21 @@ class RedisServer:
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
-            "redis-server",
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--unixsocket",
-            str(self.socket_path),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(self.workdir),
+            *dying_with_the_test(
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--unixsocket",
+                str(self.socket_path),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
@@ -223,9 +231,7 @@ class EmbeddedServer:
         env["PARLEY_DATA_DIR"] = str(self.workdir / "data")
         with self.instance.log.open("ab") as log:
             self.instance.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "parley",
+                *PARLEY,
                 "serve",
                 "--port",
                 str(self.instance.port),
@@ -234,7 +240,7 @@ class EmbeddedServer:
                 stdout=log,
                 stderr=log,
             )
-        await _wait_until_ready(self.url, self.instance.process, self.instance.log)
+        await wait_until_ready(self.url, self.instance.process, self.instance.log)
 
     async def stop(self) -> None:
         process = self.instance.process

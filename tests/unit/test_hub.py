@@ -6,7 +6,9 @@ the sockets)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
@@ -19,6 +21,7 @@ from parley.realtime.hub import Hub
 from parley.realtime.memory_broker import MemoryBroker
 from parley.realtime.subscription import SubscriptionState
 from tests.support.sockets import Socket, StoredRoom, message_event
+from tests.support.waiting import eventually
 
 ROOM = uuid.UUID(int=1)
 
@@ -38,6 +41,21 @@ class SlowStart(StoredRoom):
         return self.last
 
 
+@contextlib.asynccontextmanager
+async def listening_hub(
+    room: StoredRoom, broker: MemoryBroker, *, reconcile_interval: float = 5.0
+) -> AsyncIterator[tuple[Hub, ChannelPublisher]]:
+    """A hub listening on ``broker`` for the length of a test, and a publisher onto it."""
+    hub = Hub(broker, room, namespace="t", reconcile_interval=reconcile_interval)
+    listening = asyncio.create_task(hub.run())
+    try:
+        yield hub, ChannelPublisher(broker, namespace="t")
+    finally:
+        listening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await listening
+
+
 def _connection(socket: Socket, room: StoredRoom) -> Connection:
     return Connection(
         uuid.uuid4(), socket.send, uuid.uuid4(), room, max_queue=100, write_now=socket.write_now
@@ -47,9 +65,7 @@ def _connection(socket: Socket, room: StoredRoom) -> Connection:
 async def test_a_room_whose_first_socket_closes_while_it_starts_starts_for_the_others() -> None:
     room = SlowStart(last=2)
     broker = MemoryBroker()
-    hub, channels = Hub(broker, room, namespace="t"), ChannelPublisher(broker, namespace="t")
-    listening = asyncio.create_task(hub.run())
-    try:
+    async with listening_hub(room, broker) as (hub, channels):
         first, second = Socket(direct=True), Socket(direct=True)
         joining = asyncio.create_task(hub.join_room(_connection(first, room), ROOM, None))
         await room.reading.wait()
@@ -62,20 +78,12 @@ async def test_a_room_whose_first_socket_closes_while_it_starts_starts_for_the_o
             await joining
         async with asyncio.timeout(5):
             await joined  # it started the room itself
-        async with asyncio.timeout(5):
-            while second.types() != ["subscribed"]:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: second.types() == ["subscribed"])
 
         room.last = 3  # a message stored and published after the second socket joined
         await channels.to_room(ROOM, message_event(3))
-        async with asyncio.timeout(5):
-            while second.seqs() != [3]:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: second.seqs() == [3])
         assert first.seqs() == []
-    finally:
-        listening.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await listening
 
 
 class StaleStart(SlowStart):
@@ -96,9 +104,7 @@ async def test_a_reconnection_while_a_room_starts_re_reads_it_once_started() -> 
     returned. The room re-reads itself once started, not at the next reconciliation."""
     room = StaleStart(last=3)
     broker = MemoryBroker()
-    hub = Hub(broker, room, namespace="t", reconcile_interval=3600)
-    listening = asyncio.create_task(hub.run())
-    try:
+    async with listening_hub(room, broker, reconcile_interval=3600) as (hub, _channels):
         socket = Socket(direct=True)
         joining = asyncio.create_task(hub.join_room(_connection(socket, room), ROOM, None))
         await room.reading.wait()
@@ -106,13 +112,7 @@ async def test_a_reconnection_while_a_room_starts_re_reads_it_once_started() -> 
         await asyncio.sleep(0.05)  # the hub has taken it while the room was starting
         room.go.set()
         await joining
-        async with asyncio.timeout(5):
-            while socket.seqs() != [3]:
-                await asyncio.sleep(0.01)
-    finally:
-        listening.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await listening
+        await eventually(lambda: socket.seqs() == [3])
 
 
 @pytest.mark.parametrize("direct", [False, True], ids=["asgi send", "write now"])
@@ -123,17 +123,13 @@ async def test_a_member_who_leaves_gets_what_was_queued_for_them_then_the_left_m
     the "left" message itself, still reach it before ``unsubscribed``; nothing after."""
     room = StoredRoom(last=0)
     broker = MemoryBroker()
-    hub, channels = Hub(broker, room, namespace="t"), ChannelPublisher(broker, namespace="t")
-    listening = asyncio.create_task(hub.run())
-    try:
+    async with listening_hub(room, broker) as (hub, channels):
         socket, user = Socket(direct=direct), uuid.uuid4()
         connection = Connection(
             uuid.uuid4(), socket.send, user, room, max_queue=100, write_now=socket.write_now
         )
         await hub.join_room(connection, ROOM, None)
-        async with asyncio.timeout(5):
-            while socket.types() != ["subscribed"]:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: socket.types() == ["subscribed"])
         socket.open.clear()  # the client stops reading
         for seq in (1, 2):
             room.last = seq
@@ -145,17 +141,11 @@ async def test_a_member_who_leaves_gets_what_was_queued_for_them_then_the_left_m
         await channels.to_room(ROOM, message_event(4))
         await asyncio.sleep(0.05)
         socket.open.set()
-        async with asyncio.timeout(5):
-            while socket.types()[-1:] != ["unsubscribed"]:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: socket.types()[-1:] == ["unsubscribed"])
         await asyncio.sleep(0.05)
         assert socket.seqs() == [1, 2, 3]
         assert socket.frames[-1] == {"type": "unsubscribed", "room_id": str(ROOM), "reason": "left"}
         assert not connection.is_subscribed(ROOM)
-    finally:
-        listening.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await listening
 
 
 class LeavingRoom(SlowStart):
@@ -209,25 +199,17 @@ async def test_a_subscribe_that_comes_after_the_departure_is_refused_and_let_go(
     room = LeavingRoom(last=1, leaver=leaver, left=2)
     room.go.set()
     broker = RecordingBroker()
-    hub, channels = Hub(broker, room, namespace="t"), ChannelPublisher(broker, namespace="t")
-    listening = asyncio.create_task(hub.run())
-    try:
+    async with listening_hub(room, broker) as (hub, channels):
         await channels.to_room(ROOM, room.leave())  # no socket of theirs here yet
         socket, connection = _member_socket(room, leaver)
         await hub.join_room(connection, ROOM, None)
-        async with asyncio.timeout(5):
-            while not broker.unsubscribed:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: broker.unsubscribed)
         assert broker.unsubscribed == ["t:room:" + str(ROOM)]
         assert socket.frames == [LEFT]
         assert not connection.is_subscribed(ROOM)
         await channels.to_room(ROOM, message_event(3))
         await asyncio.sleep(0.05)
         assert socket.frames == [LEFT]
-    finally:
-        listening.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await listening
 
 
 async def test_a_member_who_left_while_the_room_started_is_stopped_at_their_departure() -> None:
@@ -238,9 +220,7 @@ async def test_a_member_who_left_while_the_room_started_is_stopped_at_their_depa
     leaver = uuid.uuid4()
     room = LeavingRoom(last=1, leaver=leaver, left=2)
     broker = MemoryBroker()
-    hub, channels = Hub(broker, room, namespace="t"), ChannelPublisher(broker, namespace="t")
-    listening = asyncio.create_task(hub.run())
-    try:
+    async with listening_hub(room, broker) as (hub, channels):
         other, other_connection = _member_socket(room, uuid.uuid4())
         starting = asyncio.create_task(hub.join_room(other_connection, ROOM, None))
         await room.reading.wait()
@@ -252,16 +232,10 @@ async def test_a_member_who_left_while_the_room_started_is_stopped_at_their_depa
         await joining
         room.last = 3
         await channels.to_room(ROOM, message_event(3))
-        async with asyncio.timeout(5):
-            while other.seqs() != [3]:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: other.seqs() == [3])
         await asyncio.sleep(0.05)
         assert socket.frames == [LEFT]
         assert not connection.is_subscribed(ROOM)
-    finally:
-        listening.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await listening
 
 
 @pytest.mark.parametrize("since_seq", [None, 0], ids=["fresh", "resumed"])
@@ -273,9 +247,7 @@ async def test_a_socket_that_joins_while_the_room_starts_misses_nothing_committe
     the room's feed has started, covers them; the feed brings what comes after."""
     room = SlowStart(last=1)
     broker = MemoryBroker()
-    hub, channels = Hub(broker, room, namespace="t"), ChannelPublisher(broker, namespace="t")
-    listening = asyncio.create_task(hub.run())
-    try:
+    async with listening_hub(room, broker) as (hub, channels):
         first, second = Socket(direct=True), Socket(direct=False)
         starting = asyncio.create_task(hub.join_room(_connection(first, room), ROOM, since_seq))
         await room.reading.wait()
@@ -284,22 +256,14 @@ async def test_a_socket_that_joins_while_the_room_starts_misses_nothing_committe
         room.go.set()
         await starting
         await joining
-        async with asyncio.timeout(5):
-            while "subscribed" not in first.types() or "subscribed" not in second.types():
-                await asyncio.sleep(0.01)
+        await eventually(lambda: "subscribed" in first.types() and "subscribed" in second.types())
         room.last = 4
         await channels.to_room(ROOM, message_event(4))
-        async with asyncio.timeout(5):
-            while second.seqs()[-1:] != [4] or first.seqs()[-1:] != [4]:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: second.seqs()[-1:] == [4] == first.seqs()[-1:])
         replayed = [] if since_seq is None else [1, 2, 3]
         for socket in (first, second):
             assert socket.seqs() == [*replayed, 4]
             assert {"type": "subscribed", "room_id": str(ROOM), "last_seq": 3} in socket.frames
-    finally:
-        listening.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await listening
 
 
 async def test_subscribing_again_restarts_the_subscription_from_its_since_seq() -> None:
@@ -307,28 +271,16 @@ async def test_subscribing_again_restarts_the_subscription_from_its_since_seq() 
     from its ``since_seq``, and the hub keeps listening to the room throughout."""
     room = StoredRoom(last=3)
     broker = RecordingBroker()
-    hub, channels = Hub(broker, room, namespace="t"), ChannelPublisher(broker, namespace="t")
-    listening = asyncio.create_task(hub.run())
-    try:
+    async with listening_hub(room, broker) as (hub, channels):
         socket, connection = _member_socket(room, uuid.uuid4())
         first = await hub.join_room(connection, ROOM, None)
-        async with asyncio.timeout(5):
-            while socket.types() != ["subscribed"]:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: socket.types() == ["subscribed"])
         second = await hub.join_room(connection, ROOM, 1)
-        async with asyncio.timeout(5):
-            while socket.types()[-1:] != ["subscribed"] or len(socket.frames) < 4:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: socket.types()[-1:] == ["subscribed"] and len(socket.frames) >= 4)
         room.last = 4
         await channels.to_room(ROOM, message_event(4))
-        async with asyncio.timeout(5):
-            while socket.seqs()[-1:] != [4]:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: socket.seqs()[-1:] == [4])
         assert socket.seqs() == [2, 3, 4]
         assert first.state is SubscriptionState.ENDED
         assert second.state is SubscriptionState.LIVE
         assert broker.unsubscribed == []
-    finally:
-        listening.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await listening
