@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from parley.core.settings import RateLimitMode, Settings
+from tests.support.async_deadlines import give_async_tests_a_deadline
 from tests.support.databases import (
     PostgresServer,
     copy_sqlite,
@@ -110,6 +111,10 @@ async def server_url(settings: Settings) -> AsyncIterator[str]:
 async def client(server_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server_url, timeout=30) as client:
         yield client
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    give_async_tests_a_deadline(items, float(config.getini("timeout")))
 
 
 _skipped: list[str] = []
