@@ -1,13 +1,12 @@
-"""The Redis broker's connections, over what happens to Redis: restarts, silence, a password,
-a Unix socket. The listener makes its connection again itself and watches it for silence
-(``pubsub_listener.py``), and the publisher sends again what failed
-(``pipelined_publisher.py``): shown here. The contract both brokers keep is in
-``test_broker.py``."""
+"""The Redis broker's connection, over what happens to Redis: restarts, silence, a password,
+a Unix socket. Parley reads pub/sub itself (``redis_subscriber.py``), so what redis-py used
+to do for it is shown here. The contract both brokers keep is in ``test_broker.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,13 +15,14 @@ import hiredis
 import pytest
 import redis.asyncio as redis
 import uvloop
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from parley.composition.seams import redis_client
 from parley.realtime.broker import BrokerEvent, Delivery, Reconnected
 from parley.realtime.redis_broker import RedisBroker
+from parley.realtime.redis_link import RedisAddress
+from parley.realtime.redis_publisher import RedisPublisher
+from parley.realtime.redis_subscriber import RedisSubscriber
 from tests.support.ports import free_port
 from tests.support.processes import RedisServer
 from tests.support.waiting import eventually
@@ -85,12 +85,11 @@ async def test_redis_restarted_the_subscriptions_come_back_and_it_says_so(
     assert broker.reconnects == 1
 
 
-async def _kill_publishing(client: redis.Redis) -> int:
-    """Kill the connection the broker publishes on: the one whose last command is PUBLISH."""
-    publishing = [entry["id"] for entry in await client.client_list() if entry["cmd"] == "publish"]
-    for client_id in publishing:
+async def _kill_clients_named(client: redis.Redis, name: str) -> int:
+    named = [entry["id"] for entry in await client.client_list() if entry["name"] == name]
+    for client_id in named:
         await client.client_kill_filter(_id=client_id)
-    return len(publishing)
+    return len(named)
 
 
 def _sent_bytes(*command: str | bytes) -> int:
@@ -99,9 +98,9 @@ def _sent_bytes(*command: str | bytes) -> int:
     return len(packed)
 
 
-async def _held_bytes(client: redis.Redis) -> int:
-    """What the publishing connection sent that a paused Redis has not read yet."""
-    [entry] = [entry for entry in await client.client_list() if entry["cmd"] == "publish"]
+async def _held_bytes(client: redis.Redis, name: str) -> int:
+    """What the connection named ``name`` sent that a paused Redis has not read yet."""
+    [entry] = [entry for entry in await client.client_list() if entry["name"] == name]
     return int(entry["qbuf"]) if "b" in entry["flags"] else 0  # "b": blocked by the pause
 
 
@@ -117,7 +116,7 @@ async def test_the_publishing_connection_killed_the_next_events_still_go_out(
     assert await _next(events) == Delivery(channel, b"before")
     admin = redis_client(private_redis.url)
     try:
-        assert await _kill_publishing(admin) == 1
+        assert await _kill_clients_named(admin, "parley:pub") == 1
         await broker.publish(channel, b"after")
         assert await _next(events) == Delivery(channel, b"after")
 
@@ -127,11 +126,11 @@ async def test_the_publishing_connection_killed_the_next_events_still_go_out(
         # Written, held unanswered: Redis holds the first and has the other 49 unread.
         unread = sum(_sent_bytes("PUBLISH", channel, str(n).encode()) for n in range(1, 50))
         await eventually(
-            lambda: _held_bytes(admin),
+            lambda: _held_bytes(admin, "parley:pub"),
             lambda held: held >= unread,
             what=f"{unread} bytes of publishes held by the paused Redis",
         )
-        assert await _kill_publishing(admin) == 1
+        assert await _kill_clients_named(admin, "parley:pub") == 1
         await admin.client_unpause()
         received = [await _next(events) for _ in range(50)]
     finally:
@@ -157,26 +156,27 @@ async def test_a_channel_subscribed_while_redis_is_away_is_subscribed_when_it_is
 async def test_a_silent_redis_is_dropped_and_the_connection_made_again(
     private_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A frozen Redis keeps its sockets open and answers nothing, as a half-open link: the
-    listener pings it every health-check interval (the client's, 1 s here) and drops it."""
-    client = redis.Redis.from_url(private_redis.url, health_check_interval=1)
-    broker = RedisBroker(client)
+    """A frozen Redis keeps its sockets open and answers nothing, as a half-open link."""
+    client = redis_client(private_redis.url)
+    address = dataclasses.replace(RedisAddress.of(client), health_check_seconds=0.2)
+    subscriber = RedisSubscriber(address)
     try:
         channel = _channel()
-        events = broker.events()
-        await broker.subscribe(channel)
+        events = subscriber.events()
+        await subscriber.subscribe(channel)
         private_redis.freeze()
         await eventually(
-            lambda: "did not answer a ping" in caplog.text, what="the silent connection dropped"
+            lambda: "did not answer a ping; dropping the connection" in caplog.text,
+            what="the silent connection dropped",
         )
         private_redis.thaw()
         assert await _next(events) == Reconnected()
-        assert broker.reconnects == 1
+        assert subscriber.reconnects == 1
         await client.publish(channel, b"after")
         assert await _next(events) == Delivery(channel, b"after")
     finally:
         private_redis.thaw()
-        await broker.close()
+        await subscriber.close()
         await client.aclose()
 
 
@@ -308,27 +308,25 @@ async def test_a_channel_the_acl_refuses(
 async def test_publishes_redis_leaves_unanswered_go_out_again_on_a_new_connection(
     private_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A batch Redis leaves unanswered for the client's socket timeout fails (at once here: no
-    retries of redis-py's own): the event held by ``CLIENT PAUSE ... WRITE`` goes out again
-    once Redis answers."""
-    client = redis.Redis.from_url(
-        private_redis.url, socket_timeout=0.5, retry=Retry(NoBackoff(), retries=0)
-    )
-    broker = RedisBroker(client)
+    """A connection that answers nothing for a health-check interval is dropped: the events
+    held by ``CLIENT PAUSE ... WRITE`` go out again once Redis answers."""
+    client = redis_client(private_redis.url)
+    address = dataclasses.replace(RedisAddress.of(client), health_check_seconds=0.2)
+    publisher, subscriber = RedisPublisher(address), RedisSubscriber(address)
     try:
         channel = _channel()
-        events = broker.events()
-        await broker.subscribe(channel)
-        await broker.publish(channel, b"first")
+        events = subscriber.events()
+        await subscriber.subscribe(channel)
+        publisher.publish(channel, b"first")
         assert await _next(events) == Delivery(channel, b"first")
         await client.client_pause(10_000, all=False)
-        await broker.publish(channel, b"held")
+        publisher.publish(channel, b"held")
         await eventually(
-            lambda: "sending again once Redis answers" in caplog.text,
-            what="the unanswered batch failed",
+            lambda: "did not answer a publish" in caplog.text, what="the silent connection dropped"
         )
         await client.client_unpause()
         assert await _next(events) == Delivery(channel, b"held")
     finally:
-        await broker.close()
+        await publisher.close()
+        await subscriber.close()
         await client.aclose()
