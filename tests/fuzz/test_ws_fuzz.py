@@ -92,7 +92,9 @@ def _account_with_room(url: str) -> tuple[str, str]:
 
 @contextlib.contextmanager
 def _authenticated(ws_url: str, token: str) -> Iterator[ClientConnection]:
-    with connect(ws_url, open_timeout=10, max_size=None) as socket:
+    # No keepalive: its pings, from a thread of the client's own, draw on the global ``random``
+    # (websockets' ``ping``), and hypothesis fails a test whose draws see that state change.
+    with connect(ws_url, open_timeout=10, max_size=None, ping_interval=None) as socket:
         socket.send(json.dumps({"type": "auth", "token": token}))
         ready = json.loads(socket.recv(timeout=ANSWER_WITHIN))
         assert ready["type"] == "ready", ready
@@ -302,7 +304,7 @@ def test_any_first_frame_but_a_valid_auth_closes_with_4001(
             lambda frame: target.token not in str(frame)
         )
     )
-    with connect(target.ws_url, open_timeout=10, max_size=None) as socket:
+    with connect(target.ws_url, open_timeout=10, max_size=None, ping_interval=None) as socket:
         socket.send(frame)
         with pytest.raises(ConnectionClosed) as closed:
             socket.recv(timeout=ANSWER_WITHIN)
