@@ -31,8 +31,9 @@ async def on_connection(engine: AsyncEngine, work: Callable[[Connection], _T]) -
     The connection is closed without ``async with``, whose exit runs the close in a task of
     its own (safe from a second cancellation, at a task's cost per call, see
     docs/performance.md): giving a connection back sends nothing to PostgreSQL once its
-    work committed or ran in autocommit, so the close does not wait and cannot be cut short.
-    Work that returns without committing is rolled back then.
+    work committed or ran in autocommit, so that close does not wait and cannot be cut short.
+    Only work that returns without committing (an upload's outcome taken over) has its close
+    send a ``ROLLBACK``.
     """
     connection = await engine.connect()
     try:
